@@ -1,0 +1,1 @@
+"""Platform backends (private): the OS-specific half of ironframe_py."""

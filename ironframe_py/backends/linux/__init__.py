@@ -1,0 +1,1 @@
+"""Linux backend (private, not for direct use): cgroups, uids, POSIX ACLs, disk limits."""

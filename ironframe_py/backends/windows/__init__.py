@@ -1,0 +1,1 @@
+"""Windows backend (private, not for direct use): Job Objects, local users, ACLs, NTFS quotas."""
