@@ -1,0 +1,17 @@
+"""Shared pytest configuration."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+
+from _support import need_root  # noqa: E402
+
+
+@pytest.fixture
+def root_required() -> None:
+    """Fixture form of :func:`_support.need_root`."""
+    need_root()
