@@ -160,7 +160,7 @@ class Limits:
         for check in _LIMIT_CHECKS:
             check(self)
 
-    def replace(self, **changes: Any) -> "Limits":
+    def replace(self, **changes: Any) -> Limits:
         """Return a copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 from ..spec import Limits, ProcessSpec
 
 __all__ = ["Resource", "Step", "ContainerContext", "Stats", "KillReport",
-           "ProcessHandle", "BackendContainer", "Backend"]
+           "ProcessHandle", "BackendContainer", "GuardAdapter", "Backend"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +146,22 @@ class BackendContainer(Protocol):
         """Release any handles held by this view (not the container)."""
 
 
+class GuardAdapter(Protocol):
+    """The service's view of the guard thread; the backend translates containers to targets."""
+
+    def watch(self, ctx: ContainerContext, view: BackendContainer) -> None:
+        """Start watching a container (memory against its limit, escapees)."""
+
+    def update(self, ctx: ContainerContext, view: BackendContainer) -> None:
+        """The container's limits changed."""
+
+    def unwatch(self, handle: str) -> None:
+        """Stop watching (before the container is destroyed); idempotent."""
+
+    def stop(self) -> None:
+        """Stop the guard thread; nothing of it is left running afterwards."""
+
+
 class Backend(Protocol):
     """What each OS supplies.  See the module docstring for the contract."""
 
@@ -160,8 +176,17 @@ class Backend(Protocol):
     def open(self, ctx: ContainerContext, resources: Sequence[Resource]) -> BackendContainer:
         """A runtime view over a created container."""
 
+    def user_name(self, ctx: ContainerContext) -> str:
+        """Name of the container user (Windows account name; the uid as text on Linux)."""
+
     def uid_in_use(self, uid: int) -> bool:
         """True if anything of ``uid`` still exists on the host (e.g. a process)."""
+
+    def prepare_root(self, root: str) -> None:
+        """Create/secure the service root's sub-directories (called once per service)."""
+
+    def make_guard(self, interval: float, on_event: Callable[[str, Any], None]) -> GuardAdapter:
+        """The guard for this OS, not yet watching anything (see :class:`GuardAdapter`)."""
 
     def check_host(self) -> None:
         """Raise a clear error if this host cannot run containers (privileges...)."""

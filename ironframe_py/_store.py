@@ -1,0 +1,279 @@
+"""Crash-safe registry of every container and every OS resource it owns.
+
+One sqlite database (stdlib ``sqlite3``, WAL mode) under the service root.
+A resource is written as an *intent* before the OS call that creates it and
+marked *done* afterwards, so a host killed at any point leaves a record of
+everything that may exist; :meth:`ContainerService.recover` replays it.
+Writes are durable against a crash of the host process (WAL with
+``synchronous=NORMAL``); an OS crash also clears the kernel objects we track.
+
+A container's row also reserves its uid: the row is deleted only after every
+resource of the container has been released, so a uid is never handed out
+again while anything of the old container remains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .backends.base import Resource
+from .errors import AlreadyExists, ContainerNotFound, IronframeError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS containers (
+    handle      TEXT PRIMARY KEY COLLATE NOCASE,
+    uid         INTEGER NOT NULL UNIQUE,
+    state       TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    owner_pid   INTEGER NOT NULL,
+    owner_start REAL NOT NULL,
+    created     REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS resources (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    handle  TEXT NOT NULL COLLATE NOCASE,
+    kind    TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    data    TEXT NOT NULL,
+    status  TEXT NOT NULL CHECK (status IN ('intent', 'done')),
+    UNIQUE (handle, kind, key)
+);
+CREATE TABLE IF NOT EXISTS properties (
+    handle TEXT NOT NULL COLLATE NOCASE,
+    name   TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    PRIMARY KEY (handle, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    handle  TEXT NOT NULL COLLATE NOCASE,
+    time    REAL NOT NULL,
+    kind    TEXT NOT NULL,
+    lim     REAL,
+    usage   REAL,
+    pid     INTEGER,
+    detail  TEXT NOT NULL
+);
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class ContainerRecord:
+    """One row of the ``containers`` table."""
+
+    handle: str
+    uid: int
+    state: str
+    path: str
+    spec: dict[str, Any]
+    owner_pid: int
+    owner_start: float
+    created: float
+
+
+@dataclasses.dataclass(frozen=True)
+class EventRecord:
+    """A kill or limit event recorded for a container."""
+
+    handle: str
+    time: float
+    kind: str
+    limit: float | None
+    usage: float | None
+    pid: int | None
+    detail: str
+
+
+class Store:
+    """The state database of one service root.  Thread-safe; several processes may share it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise IronframeError(f"state store {path} has schema {row[0]}, this version "
+                                 f"understands {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the database connection; idempotent."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None  # type: ignore[assignment]
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An IMMEDIATE transaction (takes the write lock up front)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- containers -----------------------------------------------------------
+
+    def reserve(self, handle: str, uid_range: range, path_for, spec: dict[str, Any],
+                uid_in_use, owner: tuple[int, float]) -> ContainerRecord:
+        """Insert a ``creating`` row for ``handle`` with the lowest free uid.
+
+        ``path_for(handle)`` gives the container directory; ``uid_in_use(uid)``
+        lets the backend veto a uid that still has something on the host.
+        Raises :class:`AlreadyExists` for a taken handle (case-insensitive).
+        """
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM containers WHERE handle=?", (handle,)).fetchone():
+                raise AlreadyExists("create", 17, "handle already exists", handle)
+            used = {row[0] for row in db.execute("SELECT uid FROM containers")}
+            for uid in uid_range:
+                if uid not in used and not uid_in_use(uid):
+                    break
+            else:
+                raise IronframeError(f"no free uid left in {uid_range.start}..{uid_range.stop - 1}")
+            record = ContainerRecord(handle, uid, "creating", path_for(handle), spec,
+                                     owner[0], owner[1], time.time())
+            db.execute("INSERT INTO containers VALUES (?,?,?,?,?,?,?,?)",
+                       (record.handle, record.uid, record.state, record.path,
+                        json.dumps(record.spec), record.owner_pid, record.owner_start,
+                        record.created))
+            for name, value in spec.get("properties", {}).items():
+                db.execute("INSERT INTO properties VALUES (?,?,?)", (handle, name, value))
+        return record
+
+    def container(self, handle: str) -> ContainerRecord:
+        """The record of ``handle``; :class:`ContainerNotFound` if there is none."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM containers WHERE handle=?", (handle,)).fetchone()
+        if row is None:
+            raise ContainerNotFound(handle)
+        return _container_from_row(row)
+
+    def containers(self) -> list[ContainerRecord]:
+        """Every container record, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM containers ORDER BY created").fetchall()
+        return [_container_from_row(row) for row in rows]
+
+    def set_state(self, handle: str, state: str) -> None:
+        """Change a container's lifecycle state."""
+        with self.transaction() as db:
+            db.execute("UPDATE containers SET state=? WHERE handle=?", (state, handle))
+
+    def set_spec(self, handle: str, spec: dict[str, Any]) -> None:
+        """Replace the stored spec (limits change at run time)."""
+        with self.transaction() as db:
+            db.execute("UPDATE containers SET spec=? WHERE handle=?", (json.dumps(spec), handle))
+
+    def set_owner(self, handle: str, owner: tuple[int, float]) -> None:
+        """Record which host process now owns the container (after recover/adopt)."""
+        with self.transaction() as db:
+            db.execute("UPDATE containers SET owner_pid=?, owner_start=? WHERE handle=?",
+                       (owner[0], owner[1], handle))
+
+    def forget(self, handle: str) -> None:
+        """Delete the container row (and its properties/events); frees its uid."""
+        with self.transaction() as db:
+            left = db.execute("SELECT COUNT(*) FROM resources WHERE handle=?", (handle,)).fetchone()[0]
+            if left:
+                raise IronframeError(f"{handle}: {left} resources still recorded; not forgetting")
+            for table in ("properties", "events", "containers"):
+                db.execute(f"DELETE FROM {table} WHERE handle=?", (handle,))
+
+    # --- resources -------------------------------------------------------------
+
+    def add_intent(self, handle: str, resource: Resource) -> None:
+        """Record that ``resource`` is about to be created (before the OS call)."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO resources (handle, kind, key, data, status) "
+                       "VALUES (?,?,?,?, 'intent')",
+                       (handle, resource.kind, resource.key, json.dumps(dict(resource.data))))
+
+    def mark_done(self, handle: str, resource: Resource) -> None:
+        """Record that ``resource`` exists (with its final data)."""
+        with self.transaction() as db:
+            db.execute("UPDATE resources SET status='done', data=? WHERE handle=? AND kind=? AND key=?",
+                       (json.dumps(dict(resource.data)), handle, resource.kind, resource.key))
+
+    def remove_resource(self, handle: str, resource: Resource) -> None:
+        """Forget ``resource`` after it was released."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM resources WHERE handle=? AND kind=? AND key=?",
+                       (handle, resource.kind, resource.key))
+
+    def resources(self, handle: str) -> list[Resource]:
+        """The container's resources in creation order (intents included)."""
+        with self._lock:
+            rows = self._db.execute("SELECT kind, key, data FROM resources WHERE handle=? ORDER BY seq",
+                                    (handle,)).fetchall()
+        return [Resource(kind, key, json.loads(data)) for kind, key, data in rows]
+
+    # --- properties ----------------------------------------------------------------
+
+    def properties(self, handle: str) -> dict[str, str]:
+        """All properties of the container."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, value FROM properties WHERE handle=? ORDER BY name",
+                                    (handle,)).fetchall()
+        return dict(rows)
+
+    def set_property(self, handle: str, name: str, value: str) -> None:
+        """Set one property."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO properties VALUES (?,?,?)", (handle, name, value))
+
+    def remove_property(self, handle: str, name: str) -> bool:
+        """Remove one property; False if it did not exist."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM properties WHERE handle=? AND name=?",
+                              (handle, name)).rowcount > 0
+
+    # --- events ------------------------------------------------------------------------
+
+    def add_event(self, event: EventRecord) -> None:
+        """Record a kill / limit event."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO events (handle, time, kind, lim, usage, pid, detail) "
+                       "VALUES (?,?,?,?,?,?,?)",
+                       (event.handle, event.time, event.kind, event.limit, event.usage,
+                        event.pid, event.detail))
+
+    def events(self, handle: str, kinds: Sequence[str] | None = None) -> list[EventRecord]:
+        """The container's events, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT handle, time, kind, lim, usage, pid, detail FROM events "
+                                    "WHERE handle=? ORDER BY id", (handle,)).fetchall()
+        records = [EventRecord(*row) for row in rows]
+        return [r for r in records if kinds is None or r.kind in kinds]
+
+
+def _container_from_row(row: tuple) -> ContainerRecord:
+    handle, uid, state, path, spec, owner_pid, owner_start, created = row
+    return ContainerRecord(handle, uid, state, path, json.loads(spec), owner_pid, owner_start, created)
+
+
+def open_store(root: str) -> Store:
+    """Open (creating if needed) the store of a service root."""
+    return Store(os.path.join(root, "state.db"))

@@ -1,0 +1,158 @@
+"""ContainerProcess: a :class:`subprocess.Popen`-like handle on a process in a container."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable
+from typing import IO, Any
+
+from .backends.base import ProcessHandle
+
+__all__ = ["ContainerProcess"]
+
+
+class _Pump(threading.Thread):
+    """Reads a pipe to EOF (or writes input and closes it) in the background."""
+
+    def __init__(self, stream: IO[Any], data: bytes | str | None = None) -> None:
+        super().__init__(daemon=True, name="ironframe-pipe")
+        self.stream = stream
+        self.data = data
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            if self.data is None:
+                self.result = self.stream.read()
+            else:
+                try:
+                    if self.data:
+                        self.stream.write(self.data)
+                except BrokenPipeError:
+                    pass  # the child closed its stdin early: as Popen.communicate, not an error
+            self.stream.close()
+        except BrokenPipeError:
+            pass  # close() of a pipe whose reader is gone
+        except BaseException as err:  # re-raised in communicate()
+            self.error = err
+
+
+class ContainerProcess:
+    """A process started by :meth:`Container.run`.
+
+    Behaves like :class:`subprocess.Popen`: ``pid``, ``returncode``,
+    ``poll()``, ``wait(timeout)``, ``communicate(input, timeout)``,
+    ``send_signal()``, ``terminate()``, ``kill()`` and the ``stdin`` /
+    ``stdout`` / ``stderr`` pipes (``None`` unless the spec asked for
+    ``PIPE``).  ``kill()`` and ``terminate()`` signal the process's whole
+    process group: the process leads a new session, so this reaches the
+    children it did not move elsewhere.  To kill *everything* in the
+    container use :meth:`Container.stop`.
+    """
+
+    def __init__(self, handle: ProcessHandle, args: tuple[str, ...], text: bool,
+                 on_exit: Callable[[ContainerProcess], None] | None = None) -> None:
+        self._handle = handle
+        self._on_exit = on_exit
+        self._lock = threading.Lock()
+        self._pumps: dict[str, _Pump] | None = None
+        self.args = args
+        self.pid: int = handle.pid
+        self.returncode: int | None = None
+        self.stdin = _wrap(handle.stdin_fd, "wb", text)
+        self.stdout = _wrap(handle.stdout_fd, "rb", text)
+        self.stderr = _wrap(handle.stderr_fd, "rb", text)
+
+    def __repr__(self) -> str:
+        return f"<ContainerProcess pid={self.pid} returncode={self.returncode} args={list(self.args)!r}>"
+
+    def poll(self) -> int | None:
+        """Return the exit status if the process has ended, else ``None``."""
+        return self._wait(0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the process to end; raise :class:`subprocess.TimeoutExpired` on timeout."""
+        status = self._wait(timeout)
+        if status is None:
+            raise subprocess.TimeoutExpired(list(self.args), timeout)
+        return status
+
+    def _wait(self, timeout: float | None) -> int | None:
+        if self.returncode is not None:
+            return self.returncode
+        status = self._handle.wait(timeout)
+        if status is None:
+            return None
+        with self._lock:
+            first = self.returncode is None
+            self.returncode = status
+        if first:
+            self._handle.close()
+            if self._on_exit is not None:
+                self._on_exit(self)
+        return status
+
+    def communicate(self, input: bytes | str | None = None,
+                    timeout: float | None = None) -> tuple[Any, Any]:
+        """Send ``input``, read stdout/stderr to EOF and wait, like :meth:`Popen.communicate`."""
+        if self._pumps is None:
+            self._pumps = {}
+            if self.stdin is not None:
+                empty: bytes | str = "" if isinstance(self.stdin, io.TextIOBase) else b""
+                self._pumps["stdin"] = _Pump(self.stdin, input if input is not None else empty)
+            for name in ("stdout", "stderr"):
+                stream = getattr(self, name)
+                if stream is not None:
+                    self._pumps[name] = _Pump(stream)
+        for pump in self._pumps.values():
+            pump.join(timeout)
+            if pump.is_alive():
+                raise subprocess.TimeoutExpired(list(self.args), timeout)
+        for pump in self._pumps.values():
+            if pump.error is not None:
+                raise pump.error
+        self.wait(timeout)
+        out = self._pumps["stdout"].result if "stdout" in self._pumps else None
+        err = self._pumps["stderr"].result if "stderr" in self._pumps else None
+        return out, err
+
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the process (nothing happens once it has been reaped)."""
+        if self.returncode is None:
+            self._handle.send_signal(sig)
+
+    def terminate(self) -> None:
+        """Ask the process to end (SIGTERM on Linux; TerminateProcess on Windows)."""
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kill the process (SIGKILL on Linux; TerminateProcess on Windows)."""
+        self.send_signal(getattr(signal, "SIGKILL", signal.SIGTERM))
+
+    def __enter__(self) -> ContainerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for stream in (self.stdout, self.stderr, self.stdin):
+            if stream is not None and not stream.closed:
+                try:
+                    stream.close()
+                except BrokenPipeError:
+                    pass  # as Popen.__exit__: the reader end is gone
+        self.wait()
+
+
+def _wrap(fd: int | None, mode: str, text: bool) -> IO[Any] | None:
+    if fd is None:
+        return None
+    stream: IO[Any] = os.fdopen(fd, mode, buffering=0 if "w" in mode else -1)
+    if text:
+        stream = io.TextIOWrapper(stream, encoding="utf-8", errors="replace",  # type: ignore[arg-type]
+                                  write_through=True)
+    return stream
