@@ -1,0 +1,87 @@
+"""Fail if anything of ironframe_py is left on this machine (run after the test suite in CI).
+
+Looks at the OS itself, not at any state store: cgroup directories named
+``ironframe*`` in every mounted hierarchy, mounts and loop devices whose
+path mentions ironframe, and processes running as a uid of the default
+container uid range.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from ironframe_py.service import DEFAULT_UID_RANGE  # noqa: E402
+
+MARK = "ironframe"
+
+
+def cgroup_leftovers(top: str = "/sys/fs/cgroup") -> list[str]:
+    """cgroup directories whose name starts with ``ironframe``."""
+    found = []
+    for dirpath, dirnames, _ in os.walk(top):
+        for name in dirnames:
+            if name.startswith(MARK):
+                found.append(os.path.join(dirpath, name))
+    return found
+
+
+def mount_leftovers() -> list[str]:
+    """Mount points that mention ironframe."""
+    with open("/proc/self/mountinfo") as mountinfo:
+        return [line.split()[4] for line in mountinfo if MARK in line.split()[4]]
+
+
+def loop_leftovers() -> list[str]:
+    """Loop devices backed by a file that mentions ironframe."""
+    found = []
+    for name in os.listdir("/sys/block"):
+        backing = f"/sys/block/{name}/loop/backing_file"
+        if os.path.exists(backing):
+            with open(backing) as file:
+                path = file.read().strip()
+            if MARK in path:
+                found.append(f"/dev/{name} -> {path}")
+    return found
+
+
+def process_leftovers() -> list[str]:
+    """Processes running as a container uid of the default range."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as status:
+                for line in status:
+                    if line.startswith("Uid:"):
+                        if any(int(uid) in DEFAULT_UID_RANGE for uid in line.split()[1:]):
+                            found.append(entry)
+                        break
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited while we looked
+    return found
+
+
+def main() -> int:
+    """Print every leftover; exit 1 if there is any."""
+    problems = {
+        "cgroups": cgroup_leftovers(),
+        "mounts": mount_leftovers(),
+        "loop devices": loop_leftovers(),
+        "processes": process_leftovers(),
+    }
+    bad = False
+    for kind, items in problems.items():
+        for item in items:
+            print(f"leftover {kind}: {item}")
+            bad = True
+    if not bad:
+        print("no leftovers: no ironframe cgroup, mount, loop device or container process")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
