@@ -7,8 +7,17 @@ import pickle
 
 import pytest
 
-from ironframe_py import (AccessDenied, AlreadyExists, CleanupError, ContainerNotFound, InvalidState,
-                          NotFound, OSCallError, QuotaExceeded, UnsupportedOnPlatform)
+from ironframe_py import (
+    AccessDenied,
+    AlreadyExists,
+    CleanupError,
+    ContainerNotFound,
+    InvalidState,
+    NotFound,
+    OSCallError,
+    QuotaExceeded,
+    UnsupportedOnPlatform,
+)
 from ironframe_py.errors import from_oserror, os_error
 
 

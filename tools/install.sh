@@ -15,7 +15,7 @@ with_tests=0
 
 packages=(gcc libc6-dev libacl1-dev acl libffi-dev e2fsprogs util-linux)
 if [ "$with_tests" = 1 ]; then
-    packages+=(xfsprogs wine64 mingw-w64 bubblewrap crun)
+    packages+=(python3 xfsprogs wine64 mingw-w64 bubblewrap crun)
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -1,0 +1,86 @@
+"""Fixtures and OS probes for the Linux end-to-end tests (not a test module).
+
+The probes read the OS itself -- /sys/fs/cgroup, /proc/self/mountinfo,
+/sys/block/loop*, /proc/<pid>/status -- never the service's state store.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+from _support import need_root
+
+from ironframe_py import ContainerService
+
+
+def make_root() -> str:
+    """A fresh service root under /tmp that container users can traverse."""
+    root = tempfile.mkdtemp(prefix="ironframe-test-", dir="/tmp")
+    os.chmod(root, 0o711)
+    return root
+
+
+def cgroup_dirs_named(handle: str) -> list[str]:
+    """Every cgroup directory called ``handle`` anywhere under /sys/fs/cgroup."""
+    found = []
+    for dirpath, dirnames, _ in os.walk("/sys/fs/cgroup"):
+        if handle in dirnames and "ironframe" in dirpath:
+            found.append(os.path.join(dirpath, handle))
+    return found
+
+
+def mounts_under(path: str) -> list[str]:
+    """Mount points at or below ``path``."""
+    with open("/proc/self/mountinfo") as mountinfo:
+        points = [line.split()[4] for line in mountinfo]
+    return [p for p in points if p == path or p.startswith(path.rstrip("/") + "/")]
+
+
+def loops_backed_under(path: str) -> list[str]:
+    """Loop devices whose backing file lies below ``path``."""
+    found = []
+    for name in os.listdir("/sys/block"):
+        backing = f"/sys/block/{name}/loop/backing_file"
+        if os.path.exists(backing):
+            with open(backing) as file:
+                if file.read().strip().startswith(path):
+                    found.append(name)
+    return found
+
+
+def processes_of_uid(uid: int) -> list[int]:
+    """Live (non-zombie) processes running as ``uid``."""
+    from ironframe_py.backends.linux.users import pids_of_uid
+
+    return pids_of_uid(uid)
+
+
+def assert_no_trace(root: str, handle: str, uid: int) -> None:
+    """Nothing of the container is left on the OS."""
+    assert cgroup_dirs_named(handle) == []
+    assert not os.path.exists(os.path.join(root, "containers", handle))
+    assert mounts_under(root) == []
+    assert loops_backed_under(root) == []
+    assert processes_of_uid(uid) == []
+
+
+@pytest.fixture
+def service():
+    """A root-privileged ContainerService on a throwaway root; everything removed after."""
+    need_root()
+    root = make_root()
+    svc = ContainerService(root, guard_interval=0.01)
+    yield svc
+    try:
+        for handle in svc.list():
+            svc.destroy(handle)
+    finally:
+        svc.close()
+        leftovers = mounts_under(root) + loops_backed_under(root)
+        if not leftovers:
+            shutil.rmtree(root)
+        assert leftovers == [], "the service left mounts or loop devices behind"
+
