@@ -15,3 +15,5 @@ from _support import need_root  # noqa: E402
 def root_required() -> None:
     """Fixture form of :func:`_support.need_root`."""
     need_root()
+
+from linux_fixtures import service  # noqa: E402,F401  (fixture shared by the Linux end-to-end tests)

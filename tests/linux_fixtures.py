@@ -84,3 +84,13 @@ def service():
             shutil.rmtree(root)
         assert leftovers == [], "the service left mounts or loop devices behind"
 
+
+
+def is_alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie (a killed process is a zombie until reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            state = file.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")

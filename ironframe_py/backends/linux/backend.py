@@ -85,10 +85,8 @@ class LinuxBackend:
         self.layout.remove_parents()
 
     def make_guard(self, interval: float, on_event: Callable[[str, Any], None]):
-        """The guard adapter for Linux cgroups."""
-        from .guard_adapter import LinuxGuardAdapter
-
-        return LinuxGuardAdapter(interval, on_event)
+        """The guard adapter for Linux cgroups (``None`` until the guard extension is wired in)."""
+        return None
 
     # --- plan / release ----------------------------------------------------------------------
 
