@@ -27,7 +27,7 @@ from typing import Any
 from .backends.base import Resource
 from .errors import AlreadyExists, ContainerNotFound, IronframeError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS containers (
     spec        TEXT NOT NULL,
     owner_pid   INTEGER NOT NULL,
     owner_start REAL NOT NULL,
+    owner_id    TEXT NOT NULL,
     created     REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS resources (
@@ -80,6 +81,7 @@ class ContainerRecord:
     spec: dict[str, Any]
     owner_pid: int
     owner_start: float
+    owner_id: str
     created: float
 
 
@@ -137,7 +139,7 @@ class Store:
     # --- containers -----------------------------------------------------------
 
     def reserve(self, handle: str, uid_range: range, path_for, spec: dict[str, Any],
-                uid_in_use, owner: tuple[int, float]) -> ContainerRecord:
+                uid_in_use, owner: tuple[int, float, str]) -> ContainerRecord:
         """Insert a ``creating`` row for ``handle`` with the lowest free uid.
 
         ``path_for(handle)`` gives the container directory; ``uid_in_use(uid)``
@@ -154,11 +156,11 @@ class Store:
             else:
                 raise IronframeError(f"no free uid left in {uid_range.start}..{uid_range.stop - 1}")
             record = ContainerRecord(handle, uid, "creating", path_for(handle), spec,
-                                     owner[0], owner[1], time.time())
-            db.execute("INSERT INTO containers VALUES (?,?,?,?,?,?,?,?)",
+                                     owner[0], owner[1], owner[2], time.time())
+            db.execute("INSERT INTO containers VALUES (?,?,?,?,?,?,?,?,?)",
                        (record.handle, record.uid, record.state, record.path,
                         json.dumps(record.spec), record.owner_pid, record.owner_start,
-                        record.created))
+                        record.owner_id, record.created))
             for name, value in spec.get("properties", {}).items():
                 db.execute("INSERT INTO properties VALUES (?,?,?)", (handle, name, value))
         return record
@@ -186,12 +188,6 @@ class Store:
         """Replace the stored spec (limits change at run time)."""
         with self.transaction() as db:
             db.execute("UPDATE containers SET spec=? WHERE handle=?", (json.dumps(spec), handle))
-
-    def set_owner(self, handle: str, owner: tuple[int, float]) -> None:
-        """Record which host process now owns the container (after recover/adopt)."""
-        with self.transaction() as db:
-            db.execute("UPDATE containers SET owner_pid=?, owner_start=? WHERE handle=?",
-                       (owner[0], owner[1], handle))
 
     def forget(self, handle: str) -> None:
         """Delete the container row (and its properties/events); frees its uid."""
@@ -270,8 +266,9 @@ class Store:
 
 
 def _container_from_row(row: tuple) -> ContainerRecord:
-    handle, uid, state, path, spec, owner_pid, owner_start, created = row
-    return ContainerRecord(handle, uid, state, path, json.loads(spec), owner_pid, owner_start, created)
+    handle, uid, state, path, spec, owner_pid, owner_start, owner_id, created = row
+    return ContainerRecord(handle, uid, state, path, json.loads(spec), owner_pid, owner_start,
+                           owner_id, created)
 
 
 def open_store(root: str) -> Store:

@@ -38,6 +38,10 @@ DEFAULT_UID_RANGE = range(1_900_000, 1_900_000 + 65_536)
 
 _HANDLE_ALPHABET = string.ascii_lowercase + string.digits
 
+# Ids of the services open in this process: a container whose owner is this
+# process but whose service was closed has no host any more.
+_OPEN_SERVICES: set[str] = set()
+
 
 class ContainerService:
     """Creates and tracks containers under one root directory.
@@ -78,6 +82,7 @@ class ContainerService:
         self._live: dict[str, Container] = {}
         self._lock = threading.RLock()
         self._owner = _owner_identity()
+        _OPEN_SERVICES.add(self._owner[2])
         self._closed = False
         self._guard = self.backend.make_guard(guard_interval, self._guard_event) \
             if guard_interval is not None else None
@@ -167,8 +172,7 @@ class ContainerService:
         for record in self.store.containers():
             if record.handle.lower() in self._live:
                 continue
-            if (record.owner_pid, record.owner_start) != self._owner and \
-                    _owner_alive(record.owner_pid, record.owner_start):
+            if _owner_alive(record):
                 continue
             try:
                 self._teardown(record, None)
@@ -188,6 +192,7 @@ class ContainerService:
         if self._closed:
             return
         self._closed = True
+        _OPEN_SERVICES.discard(self._owner[2])
         if self._guard is not None:
             self._guard.stop()
         for container in list(self._live.values()):
@@ -353,13 +358,17 @@ def _context(record: Any) -> ContainerContext:
                             limits=Limits(**record.spec["limits"]), env=record.spec["env"])
 
 
-def _owner_identity() -> tuple[int, float]:
-    return os.getpid(), psutil.Process().create_time()
+def _owner_identity() -> tuple[int, float, str]:
+    """This process (pid and start time, which together survive pid reuse) and this service."""
+    return os.getpid(), psutil.Process().create_time(), secrets.token_hex(8)
 
 
-def _owner_alive(pid: int, start: float) -> bool:
+def _owner_alive(record: Any) -> bool:
+    """Is the service that created the container still open?"""
+    if record.owner_pid == os.getpid():
+        return record.owner_id in _OPEN_SERVICES
     try:
-        return abs(psutil.Process(pid).create_time() - start) < 0.01
+        return abs(psutil.Process(record.owner_pid).create_time() - record.owner_start) < 0.01
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 

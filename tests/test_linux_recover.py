@@ -50,7 +50,7 @@ CHILD = textwrap.dedent("""
     box = service.create(ContainerSpec(handle="crashy",
                                        limits=Limits(memory="32M", processes=8, disk="8M")))
     # reached only when crash_at is past the plan: the host dies with a process running
-    box.run(["/bin/sleep", "600"])
+    box.run(["/bin/sleep", "600"], stdin=-3, stdout=-3, stderr=-3)  # DEVNULL: keep our pipes free
     os.kill(os.getpid(), signal.SIGKILL)
 """)
 

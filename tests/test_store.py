@@ -12,7 +12,7 @@ from ironframe_py import AlreadyExists, ContainerNotFound, IronframeError
 from ironframe_py._store import EventRecord, open_store
 from ironframe_py.backends.base import Resource
 
-OWNER = (os.getpid(), 1.0)
+OWNER = (os.getpid(), 1.0, "svc")
 
 
 def _reserve(store, handle, uid_range=range(5000, 5010), in_use=lambda uid: False):
