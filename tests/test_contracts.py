@@ -52,9 +52,3 @@ def test_linux_backend_implements_the_protocol():
 
     assert _protocol_methods(base.Backend) <= set(dir(LinuxBackend))
     assert _protocol_methods(base.BackendContainer) <= set(dir(LinuxContainerView))
-
-
-def test_windows_backend_implements_the_protocol():
-    from ironframe_py.backends.windows import backend as windows_backend
-
-    assert _protocol_methods(base.Backend) <= set(dir(windows_backend.WindowsBackend))
