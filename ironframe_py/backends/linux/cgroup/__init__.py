@@ -29,6 +29,7 @@ from . import _files
 from ._files import read_int, read_keyed, write
 
 __all__ = ["Hierarchy", "discover", "CgroupLayout", "CgroupSet", "CgroupStats", "create_dir",
+           "apply_limits",
            "remove_dir", "shares_from_weight", "quota_from_cpu_max", "CPU_PERIOD_US"]
 
 V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer")
@@ -107,7 +108,7 @@ def quota_from_cpu_max(cpu_max: float, period: int = CPU_PERIOD_US) -> int:
     return max(1000, round(cpu_max * period))
 
 
-def _apply(path: str, limits: Limits) -> None:
+def apply_limits(path: str, limits: Limits) -> None:
     """Write the limits that this directory's controllers carry; unset fields are left alone."""
     has = lambda name: os.path.exists(os.path.join(path, name))  # noqa: E731
     if limits.memory is not None:
@@ -158,7 +159,7 @@ def create_dir(path: str, limits: Limits) -> None:
                        strerror="cgroup exists already (left by another host?)") from None
     except OSError as err:
         raise from_oserror("mkdir", err, path) from None
-    _apply(path, limits)
+    apply_limits(path, limits)
 
 
 def remove_dir(path: str, patience: float = 2.0) -> None:
@@ -287,7 +288,7 @@ class CgroupSet:
     def set_limits(self, limits: Limits) -> None:
         """Change the non-``None`` limits in every directory that carries them."""
         for path in self.dirs:
-            _apply(path, limits)
+            apply_limits(path, limits)
 
     def stats(self) -> CgroupStats:
         """Memory, CPU and process figures."""
