@@ -139,11 +139,12 @@ class Store:
     # --- containers -----------------------------------------------------------
 
     def reserve(self, handle: str, uid_range: range, path_for, spec: dict[str, Any],
-                uid_in_use, owner: tuple[int, float, str]) -> ContainerRecord:
-        """Insert a ``creating`` row for ``handle`` with the lowest free uid.
+                owner: tuple[int, float, str]) -> ContainerRecord:
+        """Insert a ``creating`` row for ``handle`` with the lowest uid no row holds.
 
-        ``path_for(handle)`` gives the container directory; ``uid_in_use(uid)``
-        lets the backend veto a uid that still has something on the host.
+        ``path_for(handle)`` gives the container directory.  A uid is free
+        again only once its container's row is gone, which destroy and
+        recover allow only after verifying that no process of it is left.
         Raises :class:`AlreadyExists` for a taken handle (case-insensitive).
         """
         with self.transaction() as db:
@@ -151,7 +152,7 @@ class Store:
                 raise AlreadyExists("create", 17, "handle already exists", handle)
             used = {row[0] for row in db.execute("SELECT uid FROM containers")}
             for uid in uid_range:
-                if uid not in used and not uid_in_use(uid):
+                if uid not in used:
                     break
             else:
                 raise IronframeError(f"no free uid left in {uid_range.start}..{uid_range.stop - 1}")
@@ -189,9 +190,15 @@ class Store:
         with self.transaction() as db:
             db.execute("UPDATE containers SET spec=? WHERE handle=?", (json.dumps(spec), handle))
 
-    def forget(self, handle: str) -> None:
-        """Delete the container row (and its properties/events); frees its uid."""
+    def forget(self, handle: str, released: Sequence[Resource] = ()) -> None:
+        """Delete the container row, its ``released`` resources, properties and events.
+
+        This frees its uid, so it refuses while any other resource is recorded.
+        """
         with self.transaction() as db:
+            for resource in released:
+                db.execute("DELETE FROM resources WHERE handle=? AND kind=? AND key=?",
+                           (handle, resource.kind, resource.key))
             left = db.execute("SELECT COUNT(*) FROM resources WHERE handle=?", (handle,)).fetchone()[0]
             if left:
                 raise IronframeError(f"{handle}: {left} resources still recorded; not forgetting")
@@ -207,11 +214,17 @@ class Store:
                        "VALUES (?,?,?,?, 'intent')",
                        (handle, resource.kind, resource.key, json.dumps(dict(resource.data))))
 
-    def mark_done(self, handle: str, resource: Resource) -> None:
-        """Record that ``resource`` exists (with its final data)."""
+    def update_resource(self, handle: str, resource: Resource) -> None:
+        """Replace the recorded facts of ``resource`` (e.g. the device a step attached)."""
         with self.transaction() as db:
-            db.execute("UPDATE resources SET status='done', data=? WHERE handle=? AND kind=? AND key=?",
+            db.execute("UPDATE resources SET data=? WHERE handle=? AND kind=? AND key=?",
                        (json.dumps(dict(resource.data)), handle, resource.kind, resource.key))
+
+    def mark_created(self, handle: str, state: str) -> None:
+        """Every step succeeded: mark all resources done and set the state, atomically."""
+        with self.transaction() as db:
+            db.execute("UPDATE resources SET status='done' WHERE handle=?", (handle,))
+            db.execute("UPDATE containers SET state=? WHERE handle=?", (state, handle))
 
     def remove_resource(self, handle: str, resource: Resource) -> None:
         """Forget ``resource`` after it was released."""

@@ -113,11 +113,11 @@ class ContainerService:
         handle = spec.handle or _random_handle()
         record = self.store.reserve(
             handle, self.uid_range, self._path_for, _spec_to_dict(spec),
-            self.backend.uid_in_use, self._owner)
+            self._owner)
         ctx = ContainerContext(handle=record.handle, uid=record.uid, gid=record.uid,
                                path=record.path, limits=spec.limits, env=dict(spec.env))
         self._apply_plan(ctx)
-        self.store.set_state(handle, ACTIVE)
+        self.store.mark_created(handle, ACTIVE)
         return self._adopt(ctx, record.created, ACTIVE)
 
     def get(self, handle: str) -> Container:
@@ -209,8 +209,8 @@ class ContainerService:
                 if step.resource is not None:
                     self.store.add_intent(ctx.handle, step.resource)
                 result = step.do()
-                if step.resource is not None:
-                    self.store.mark_done(ctx.handle, result or step.resource)
+                if step.resource is not None and result is not None and result != step.resource:
+                    self.store.update_resource(ctx.handle, result)
         except BaseException as err:
             self._rollback(ctx.handle, err)
             raise
@@ -220,20 +220,25 @@ class ContainerService:
         for cleanup_err in failed:
             err.add_note(f"rollback: {cleanup_err}")
             log.error("rollback of %s: %s", handle, cleanup_err)
-        if not failed:
-            self.store.forget(handle)
-        else:
+        if failed:
             self.store.set_state(handle, DESTROYING)  # leave it for destroy()/recover()
 
     def _release_all(self, handle: str, resources: Sequence[Resource]) -> list[Exception]:
+        """Release in reverse order; forget the container if all went, else record what went."""
         failed: list[Exception] = []
+        released: list[Resource] = []
         for resource in reversed(resources):
             try:
                 self.backend.release(resource)
             except Exception as err:  # keep releasing the rest; all failures are reported
                 failed.append(err)
                 continue
-            self.store.remove_resource(handle, resource)
+            released.append(resource)
+        if failed:
+            for resource in released:
+                self.store.remove_resource(handle, resource)
+        else:
+            self.store.forget(handle, released)
         return failed
 
     def _adopt(self, ctx: ContainerContext, created: float, state: str) -> Container:
@@ -264,7 +269,6 @@ class ContainerService:
         errors += self._release_all(record.handle, resources)
         if errors:
             raise CleanupError(f"destroy {record.handle!r}: {len(errors)} steps failed", errors)
-        self.store.forget(record.handle)
 
     # --- processes ------------------------------------------------------------------------------
 

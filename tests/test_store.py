@@ -15,10 +15,10 @@ from ironframe_py.backends.base import Resource
 OWNER = (os.getpid(), 1.0, "svc")
 
 
-def _reserve(store, handle, uid_range=range(5000, 5010), in_use=lambda uid: False):
+def _reserve(store, handle, uid_range=range(5000, 5010)):
     return store.reserve(handle, uid_range, lambda h: f"/r/{h}", {"limits": {}, "env": {},
                                                                    "properties": {"p": "1"}},
-                         in_use, OWNER)
+                         OWNER)
 
 
 @pytest.fixture
@@ -38,10 +38,6 @@ def test_lowest_free_uid_and_reuse_after_forget(store):
     assert _reserve(store, "b").uid == 5001
     store.forget("a")
     assert _reserve(store, "c").uid == 5000
-
-
-def test_uid_vetoed_by_backend_is_skipped(store):
-    assert _reserve(store, "a", in_use=lambda uid: uid < 5003).uid == 5003
 
 
 def test_range_exhausted(store):
@@ -66,16 +62,14 @@ def test_intents_in_order_and_forget_refuses_while_resources_remain(store):
     _reserve(store, "a")
     first, second = Resource("cgroup", "/sys/x", {}), Resource("loopfs", "/img", {"m": "/r/a"})
     store.add_intent("a", first)
-    store.mark_done("a", first)
     store.add_intent("a", second)
-    store.mark_done("a", Resource("loopfs", "/img", {"m": "/r/a", "dev": "/dev/loop3"}))
+    store.update_resource("a", Resource("loopfs", "/img", {"m": "/r/a", "dev": "/dev/loop3"}))
     assert store.resources("a") == [first, Resource("loopfs", "/img", {"m": "/r/a",
                                                                         "dev": "/dev/loop3"})]
     with pytest.raises(IronframeError, match="still recorded"):
         store.forget("a")
     store.remove_resource("a", first)
-    store.remove_resource("a", second)
-    store.forget("a")
+    store.forget("a", [second])
     assert store.containers() == []
 
 

@@ -179,9 +179,6 @@ class Backend(Protocol):
     def user_name(self, ctx: ContainerContext) -> str:
         """Name of the container user (Windows account name; the uid as text on Linux)."""
 
-    def uid_in_use(self, uid: int) -> bool:
-        """True if anything of ``uid`` still exists on the host (e.g. a process)."""
-
     def prepare_root(self, root: str) -> None:
         """Create/secure the service root's sub-directories (called once per service)."""
 

@@ -72,10 +72,6 @@ class LinuxBackend:
         os.makedirs(self.images, mode=0o700, exist_ok=True)
         os.chmod(self.images, 0o700)
 
-    def uid_in_use(self, uid: int) -> bool:
-        """True while any process of ``uid`` exists on the host."""
-        return users.uid_in_use(uid)
-
     def user_name(self, ctx: ContainerContext) -> str:
         """Linux containers have no passwd entry: the uid is the name."""
         return str(ctx.uid)

@@ -1,9 +1,10 @@
 """Container identities on Linux: a bare uid/gid pair, no passwd entry.
 
 The uid comes from the service's reserved range (the state store hands it
-out).  Before a uid is reused we make sure no process of it is left on the
-host; processes that escaped the container's cgroups are found here by
-their real or effective uid and killed on destroy.
+out, and frees it only when the container's row is deleted).  Destroy kills
+every process of the uid anywhere on the host -- also ones that left the
+container's cgroups -- before the row goes, so a uid is never reused while a
+process of its last container lives.
 """
 
 from __future__ import annotations
@@ -19,32 +20,36 @@ def _uids_of(pid: str, proc: str = PROC) -> tuple[int, ...]:
     """Real, effective, saved and fs uid of a live ``pid`` (empty if gone or a zombie).
 
     Zombies are skipped: they are already dead, cannot be killed, and vanish
-    when their parent reaps them.
+    when their parent reaps them.  Read with raw ``os`` calls: this runs for
+    every process on the host, twice per container lifecycle.
     """
     try:
-        with open(os.path.join(proc, pid, "status"), "rb") as status:
-            for line in status:
-                if line.startswith(b"State:") and line.split()[1] in (b"Z", b"X"):
-                    return ()
-                if line.startswith(b"Uid:"):
-                    return tuple(int(field) for field in line.split()[1:5])
+        fd = os.open(f"{proc}/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, ProcessLookupError):
-        pass  # the process exited while we looked: it has no uid any more
-    return ()
+        return ()  # exited while we looked
+    try:
+        text = os.read(fd, 4096)
+    except ProcessLookupError:
+        return ()
+    finally:
+        os.close(fd)
+    state = text.find(b"\nState:\t")
+    if state >= 0 and text[state + 8:state + 9] in (b"Z", b"X"):
+        return ()
+    start = text.find(b"\nUid:\t")
+    if start < 0:
+        return ()
+    end = text.find(b"\n", start + 6)
+    return tuple(int(field) for field in text[start + 6:end].split())
+
+
+def _host_pids(proc: str = PROC) -> list[str]:
+    return [entry for entry in os.listdir(proc) if entry.isdigit()]
 
 
 def pids_of_uid(uid: int, proc: str = PROC) -> list[int]:
-    """Every process on the host that runs with ``uid`` as any of its uids."""
-    found = []
-    for entry in os.listdir(proc):
-        if entry.isdigit() and uid in _uids_of(entry, proc):
-            found.append(int(entry))
-    return found
-
-
-def uid_in_use(uid: int) -> bool:
-    """True if any process on the host still runs as ``uid``."""
-    return bool(pids_of_uid(uid))
+    """Every live process on the host that runs with ``uid`` as any of its uids."""
+    return [int(pid) for pid in _host_pids(proc) if uid in _uids_of(pid, proc)]
 
 
 def kill_uid(uid: int, timeout: float = 5.0) -> list[int]:
