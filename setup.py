@@ -5,7 +5,7 @@ import sys
 
 from setuptools import setup
 
-cffi_modules = []
+cffi_modules = ["ironframe_py/_guard/_guard_build.py:ffibuilder"]
 if sys.platform.startswith("linux"):
     cffi_modules.append("ironframe_py/backends/linux/_ffi_build.py:ffibuilder")
 

@@ -38,6 +38,12 @@ DEFAULT_UID_RANGE = range(1_900_000, 1_900_000 + 65_536)
 
 _HANDLE_ALPHABET = string.ascii_lowercase + string.digits
 
+KERNEL_OOM = "the kernel OOM-killed a process; the guard stops the rest of the container"
+GUARD_DETAILS = {
+    "memory": "memory use crossed the limit; the guard killed the container",
+    "escapee": "ran as the container user outside the container; the guard killed it",
+}
+
 # Ids of the services open in this process: a container whose owner is this
 # process but whose service was closed has no host any more.
 _OPEN_SERVICES: set[str] = set()
@@ -301,22 +307,43 @@ class ContainerService:
 
     def _sync_kernel_kills(self, container: Container, stats: Stats) -> None:
         """Record kernel OOM kills the store does not know about yet."""
+        self._record_oom_kills(container.handle, stats.oom_kills, container.limits.memory,
+                               stats.memory_peak)
+
+    def _record_oom_kills(self, handle: str, total: int, limit: int | None,
+                          peak: int | None) -> list[KillEvent]:
+        """Bring the recorded kernel OOM kills of ``handle`` up to ``total``.
+
+        Both the guard (as they happen) and ``info()`` (from the kernel's
+        counter) report them; counting makes the two agree without duplicates.
+        """
+        added = []
         with self._lock:
-            known = len(self.store.events(container.handle, kinds=("memory",)))
-            for _ in range(stats.oom_kills - known):
-                self._record(container.handle, KillEvent(
-                    time.time(), "memory", container.limits.memory,
-                    stats.memory_peak, None, "killed by the kernel OOM killer"))
+            known = sum(1 for e in self.store.events(handle, kinds=("memory",))
+                        if e.detail.startswith(KERNEL_OOM))
+            for _ in range(total - known):
+                event = KillEvent(time.time(), "memory", limit, peak, None, KERNEL_OOM)
+                self._record(handle, event)
+                added.append(event)
+        return added
 
     def _record(self, handle: str, event: KillEvent) -> None:
         self.store.add_event(EventRecord(handle, event.time, event.limit, event.value,
                                          event.usage, event.pid, event.detail))
 
-    def _guard_event(self, handle: str, event: KillEvent) -> None:
-        with self._lock:
-            self._record(handle, event)
+    def _guard_event(self, event: Any) -> None:
+        """A :class:`~ironframe_py.guard.GuardEvent` from the guard thread."""
+        handle = event.key
+        if event.kind == "oom_kill":
+            added = self._record_oom_kills(handle, event.count, event.limit, event.usage)
+        else:
+            added = [KillEvent(event.time, "memory" if event.kind == "memory" else "escapee",
+                               event.limit, event.usage, event.pid, GUARD_DETAILS[event.kind])]
+            with self._lock:
+                self._record(handle, added[0])
         if self.on_event is not None:
-            self.on_event(handle, event)
+            for kill in added:
+                self.on_event(handle, kill)
 
     def _limits_changed(self, container: Container, limits: Limits) -> None:
         spec = self.store.container(container.handle).spec

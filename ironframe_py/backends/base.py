@@ -182,8 +182,9 @@ class Backend(Protocol):
     def prepare_root(self, root: str) -> None:
         """Create/secure the service root's sub-directories (called once per service)."""
 
-    def make_guard(self, interval: float, on_event: Callable[[str, Any], None]) -> GuardAdapter:
-        """The guard for this OS, not yet watching anything (see :class:`GuardAdapter`)."""
+    def make_guard(self, interval: float, on_event: Callable[[Any], None]) -> GuardAdapter:
+        """The running guard for this OS, watching nothing yet; it reports
+        :class:`ironframe_py.guard.GuardEvent` objects to ``on_event``."""
 
     def check_host(self) -> None:
         """Raise a clear error if this host cannot run containers (privileges...)."""

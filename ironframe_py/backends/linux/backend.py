@@ -80,9 +80,11 @@ class LinuxBackend:
         """Remove this service's parent cgroups if no container uses them."""
         self.layout.remove_parents()
 
-    def make_guard(self, interval: float, on_event: Callable[[str, Any], None]):
-        """The guard adapter for Linux cgroups (``None`` until the guard extension is wired in)."""
-        return None
+    def make_guard(self, interval: float, on_event: Callable[[Any], None]):
+        """The guard thread, watching containers through their cgroup files."""
+        from .guard_adapter import LinuxGuardAdapter
+
+        return LinuxGuardAdapter(interval, on_event)
 
     # --- plan / release ----------------------------------------------------------------------
 

@@ -1,0 +1,46 @@
+/* ironframe_py guard core: the parts common to every OS. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "guard_core.h"
+#include "guard_internal.h"
+
+int ifg_abi_version(void)
+{
+    return IFG_ABI_VERSION;
+}
+
+int ifg_debug_enabled(void)
+{
+    static int enabled = -1;
+    if (enabled < 0) {
+        const char *value = getenv("IRONFRAME_DEBUG");
+        enabled = value != NULL && value[0] == '1';
+    }
+    return enabled;
+}
+
+void ifg_trace(const char *file, int line, const char *format, ...)
+{
+    va_list args;
+    fprintf(stderr, "ifg %s:%d: ", file, line);
+    va_start(args, format);
+    vfprintf(stderr, format, args);
+    va_end(args);
+    fputc('\n', stderr);
+}
+
+int ifg_push(struct ifg_event *events, int32_t max_events, int32_t *count,
+             int64_t key, int32_t kind, int32_t pid, int64_t value, int64_t limit)
+{
+    if (*count >= max_events)
+        return 0;  /* the caller sees a full buffer; the breach is acted on regardless */
+    events[*count].key = key;
+    events[*count].kind = kind;
+    events[*count].pid = pid;
+    events[*count].value = value;
+    events[*count].limit = limit;
+    (*count)++;
+    return 1;
+}

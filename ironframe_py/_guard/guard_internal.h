@@ -1,0 +1,16 @@
+/* ironframe_py guard core: declarations shared by the C files (not part of the cdef). */
+#ifndef IFG_GUARD_INTERNAL_H
+#define IFG_GUARD_INTERNAL_H
+
+#include "guard_core.h"
+
+int ifg_debug_enabled(void);
+void ifg_trace(const char *file, int line, const char *format, ...);
+int ifg_push(struct ifg_event *events, int32_t max_events, int32_t *count,
+             int64_t key, int32_t kind, int32_t pid, int64_t value, int64_t limit);
+
+/* IRONFRAME_DEBUG=1 prints file:line traces to stderr. */
+#define IFG_TRACE(...) \
+    do { if (ifg_debug_enabled()) ifg_trace(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+
+#endif

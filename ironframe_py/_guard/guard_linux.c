@@ -1,0 +1,349 @@
+/* ironframe_py guard core, Linux: cgroup memory, OOM events, escapees.
+ *
+ * Every cgroup file is an fd opened by Python and read with pread(), so a
+ * sweep is a handful of syscalls per container and allocates nothing.  The
+ * wait is one epoll over a wake eventfd and the containers' OOM event fds.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "guard_core.h"
+#include "guard_internal.h"
+
+#define IFG_MAX_WAIT_EVENTS 64
+#define IFG_WAKE_TAG (-1)
+#define IFG_OOM_POLL_EVERY 16   /* also re-read OOM counters every N cycles, in case an event was lost */
+
+struct ifg_guard {
+    int epoll_fd;
+    int wake_fd;
+    uint64_t cycles;
+    int32_t count;
+    uint8_t *pending;           /* per target: a kernel event arrived, re-read its OOM count */
+};
+
+/* --- small readers --------------------------------------------------------------- */
+
+static int64_t ifg_read_int(int fd)
+{
+    char buf[64];
+    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+    if (got <= 0)
+        return got == 0 ? -EIO : -errno;
+    buf[got] = '\0';
+    if (strncmp(buf, "max", 3) == 0)
+        return INT64_MAX;
+    return strtoll(buf, NULL, 10);
+}
+
+/* The value of "oom_kill N" in memory.oom_control (v1) or memory.events (v2). */
+static int64_t ifg_read_oom_kills(int fd)
+{
+    char buf[1024];
+    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+    if (got < 0)
+        return -errno;
+    buf[got] = '\0';
+    for (char *line = buf; line && *line; ) {
+        if (strncmp(line, "oom_kill ", 9) == 0)
+            return strtoll(line + 9, NULL, 10);
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return 0;
+}
+
+/* Is pid listed in the cgroup.procs behind fd? */
+static int ifg_in_procs(int fd, int32_t pid)
+{
+    char buf[65536];
+    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+    if (got <= 0)
+        return 0;
+    buf[got] = '\0';
+    for (char *cursor = buf; *cursor; ) {
+        char *end;
+        long value = strtol(cursor, &end, 10);
+        if (end == cursor)
+            break;
+        if (value == pid)
+            return 1;
+        cursor = end;
+        while (*cursor == '\n')
+            cursor++;
+    }
+    return 0;
+}
+
+static int ifg_write_at(int fd, const char *text)
+{
+    return pwrite(fd, text, strlen(text), 0) < 0 ? -errno : 0;
+}
+
+/* --- killing ---------------------------------------------------------------------------- */
+
+static void ifg_kill_listed(int procs_fd)
+{
+    char buf[65536];
+    ssize_t got = pread(procs_fd, buf, sizeof buf - 1, 0);
+    if (got <= 0)
+        return;
+    buf[got] = '\0';
+    for (char *cursor = buf; *cursor; ) {
+        char *end;
+        long pid = strtol(cursor, &end, 10);
+        if (end == cursor)
+            break;
+        if (pid > 0)
+            kill((pid_t)pid, SIGKILL);  /* ESRCH: already gone, fine */
+        cursor = end;
+        while (*cursor == '\n')
+            cursor++;
+    }
+}
+
+int ifg_kill_target(struct ifg_target *target)
+{
+    if (target->kill_fd >= 0)
+        return ifg_write_at(target->kill_fd, "1");  /* cgroup.kill: atomic, races no fork */
+    if (target->freezer_fd >= 0) {
+        /* v1: freeze so nothing forks while we kill; the kills land on thaw. */
+        int rc = ifg_write_at(target->freezer_fd, "FROZEN");
+        ifg_kill_listed(target->procs_fd);
+        ifg_write_at(target->freezer_fd, "THAWED");
+        return rc;
+    }
+    ifg_kill_listed(target->procs_fd);
+    return 0;
+}
+
+/* --- sweeps ------------------------------------------------------------------------------- */
+
+static void ifg_sweep_memory(struct ifg_target *target, int check_oom,
+                             struct ifg_event *events, int32_t max_events, int32_t *count)
+{
+    if (target->usage_fd >= 0) {
+        int64_t usage = ifg_read_int(target->usage_fd);
+        if (usage < 0) {
+            IFG_TRACE("target %lld: usage unreadable (%lld)", (long long)target->key, (long long)usage);
+            ifg_push(events, max_events, count, target->key, IFG_EVENT_ERROR, 0, -usage, 0);
+            return;  /* being destroyed under us: Python unwatches it */
+        }
+        target->usage = usage;
+        if (usage > target->peak)
+            target->peak = usage;
+        if (target->memory_limit >= 0 && usage > target->memory_limit) {
+            IFG_TRACE("target %lld: usage %lld > limit %lld", (long long)target->key,
+                      (long long)usage, (long long)target->memory_limit);
+            if (target->armed)
+                ifg_kill_target(target);
+            ifg_push(events, max_events, count, target->key, IFG_EVENT_MEMORY, 0, usage,
+                     target->memory_limit);
+        }
+    }
+    if (check_oom && target->oom_fd >= 0) {
+        int64_t kills = ifg_read_oom_kills(target->oom_fd);
+        if (kills > target->oom_kills) {
+            IFG_TRACE("target %lld: oom_kill %lld -> %lld", (long long)target->key,
+                      (long long)target->oom_kills, (long long)kills);
+            target->oom_kills = kills;
+            if (target->armed)
+                ifg_kill_target(target);
+            ifg_push(events, max_events, count, target->key, IFG_EVENT_OOM_KILL, 0, kills,
+                     target->memory_limit);
+        }
+    }
+}
+
+static struct ifg_target *ifg_target_of_uid(struct ifg_target *targets, int32_t count, uid_t uid)
+{
+    for (int32_t i = 0; i < count; i++)
+        if (targets[i].uid == uid)
+            return &targets[i];
+    return NULL;
+}
+
+/* Kill processes that run as a container's uid but are not in its cgroup.
+ * The owner of /proc/<pid> is the process's effective uid (root for a
+ * process that made itself non-dumpable; destroy's full scan covers those). */
+static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
+                               struct ifg_event *events, int32_t max_events, int32_t *n_events)
+{
+    DIR *proc = opendir("/proc");
+    struct dirent *entry;
+    if (proc == NULL)
+        return;
+    int proc_fd = dirfd(proc);
+    while ((entry = readdir(proc)) != NULL) {
+        struct stat st;
+        struct ifg_target *target;
+        char *end;
+        long pid = strtol(entry->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0)
+            continue;
+        if (fstatat(proc_fd, entry->d_name, &st, 0) < 0)
+            continue;  /* exited between readdir and stat */
+        if (st.st_uid == 0 || (target = ifg_target_of_uid(targets, count, st.st_uid)) == NULL)
+            continue;
+        if (ifg_in_procs(target->procs_fd, (int32_t)pid))
+            continue;
+        /* Pin the process, then re-check it is still the one we judged (pid reuse). */
+        int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        if (pidfd < 0)
+            continue;
+        if (fstatat(proc_fd, entry->d_name, &st, 0) == 0 && st.st_uid == target->uid &&
+            !ifg_in_procs(target->procs_fd, (int32_t)pid)) {
+            IFG_TRACE("escapee pid %ld of uid %u", pid, (unsigned)target->uid);
+            if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
+                ifg_push(events, max_events, n_events, target->key, IFG_EVENT_ESCAPEE,
+                         (int32_t)pid, 0, 0);
+        }
+        close(pidfd);
+    }
+    closedir(proc);
+}
+
+int ifg_sweep(struct ifg_target *targets, int32_t count, int32_t sweep_escapees,
+              struct ifg_event *events, int32_t max_events)
+{
+    int32_t n_events = 0;
+    for (int32_t i = 0; i < count; i++)
+        ifg_sweep_memory(&targets[i], 1, events, max_events, &n_events);
+    if (sweep_escapees)
+        ifg_sweep_escapees(targets, count, events, max_events, &n_events);
+    return n_events;
+}
+
+/* --- the waiting loop ----------------------------------------------------------------------- */
+
+struct ifg_guard *ifg_new(void)
+{
+    struct ifg_guard *guard = calloc(1, sizeof *guard);
+    if (guard == NULL)
+        return NULL;
+    guard->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    guard->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (guard->epoll_fd < 0 || guard->wake_fd < 0) {
+        ifg_free(guard);
+        return NULL;
+    }
+    struct epoll_event wake = { .events = EPOLLIN, .data.u64 = (uint64_t)(int64_t)IFG_WAKE_TAG };
+    if (epoll_ctl(guard->epoll_fd, EPOLL_CTL_ADD, guard->wake_fd, &wake) < 0) {
+        ifg_free(guard);
+        return NULL;
+    }
+    return guard;
+}
+
+void ifg_free(struct ifg_guard *guard)
+{
+    if (guard == NULL)
+        return;
+    if (guard->epoll_fd >= 0)
+        close(guard->epoll_fd);
+    if (guard->wake_fd >= 0)
+        close(guard->wake_fd);
+    free(guard->pending);
+    free(guard);
+}
+
+int ifg_wake(struct ifg_guard *guard)
+{
+    uint64_t one = 1;
+    return write(guard->wake_fd, &one, sizeof one) < 0 ? -errno : 0;
+}
+
+int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t count)
+{
+    /* A fresh epoll set: the old targets' fds may already be closed. */
+    int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0)
+        return -errno;
+    struct epoll_event wake = { .events = EPOLLIN, .data.u64 = (uint64_t)(int64_t)IFG_WAKE_TAG };
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, guard->wake_fd, &wake) < 0) {
+        int error = errno;
+        close(epoll_fd);
+        return -error;
+    }
+    for (int32_t i = 0; i < count; i++) {
+        if (targets[i].event_fd < 0 || targets[i].event_kind == IFG_WAIT_NONE)
+            continue;
+        struct epoll_event ev = {
+            .events = targets[i].event_kind == IFG_WAIT_PRIORITY ? EPOLLPRI : EPOLLIN,
+            .data.u64 = (uint64_t)i,
+        };
+        if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, targets[i].event_fd, &ev) < 0)
+            IFG_TRACE("target %lld: cannot wait on fd %d (%d); polling it", (long long)targets[i].key,
+                      targets[i].event_fd, errno);
+    }
+    uint8_t *pending = calloc((size_t)(count > 0 ? count : 1), 1);
+    if (pending == NULL) {
+        close(epoll_fd);
+        return -ENOMEM;
+    }
+    close(guard->epoll_fd);
+    free(guard->pending);
+    guard->epoll_fd = epoll_fd;
+    guard->pending = pending;
+    guard->count = count;
+    return 0;
+}
+
+int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count,
+              int32_t timeout_ms, int32_t sweep_escapees,
+              struct ifg_event *events, int32_t max_events)
+{
+    struct epoll_event ready[IFG_MAX_WAIT_EVENTS];
+    int32_t n_events = 0;
+    int woken = 0;
+
+    if (count != guard->count)
+        return -EINVAL;  /* ifg_set_targets was not called for this array */
+    int n = epoll_wait(guard->epoll_fd, ready, IFG_MAX_WAIT_EVENTS, timeout_ms);
+    if (n < 0 && errno != EINTR)
+        return -errno;
+    for (int i = 0; i < n; i++) {
+        int64_t tag = (int64_t)ready[i].data.u64;
+        if (tag == IFG_WAKE_TAG) {
+            uint64_t drained;
+            if (read(guard->wake_fd, &drained, sizeof drained) < 0 && errno != EAGAIN)
+                IFG_TRACE("wake fd read failed: %d", errno);
+            woken = 1;
+        } else if (tag >= 0 && tag < count) {
+            struct ifg_target *target = &targets[tag];
+            if (target->event_kind == IFG_WAIT_COUNTER) {
+                uint64_t fired;
+                if (read(target->event_fd, &fired, sizeof fired) < 0)
+                    IFG_TRACE("event fd read failed: %d", errno);
+            } else {
+                char scratch[256];
+                if (pread(target->event_fd, scratch, sizeof scratch, 0) < 0)
+                    IFG_TRACE("event file read failed: %d", errno);
+            }
+            guard->pending[tag] = 1;
+        }
+    }
+    if (woken && n == 1)
+        return 0;  /* Python has new targets for us: let it apply them before sweeping */
+    guard->cycles++;
+    int poll_all = guard->cycles % IFG_OOM_POLL_EVERY == 0;
+    for (int32_t i = 0; i < count; i++) {
+        int check_oom = poll_all || guard->pending[i] || targets[i].event_kind == IFG_WAIT_NONE;
+        guard->pending[i] = 0;
+        ifg_sweep_memory(&targets[i], check_oom, events, max_events, &n_events);
+    }
+    if (sweep_escapees)
+        ifg_sweep_escapees(targets, count, events, max_events, &n_events);
+    return n_events;
+}
