@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -48,21 +49,11 @@ def loop_leftovers() -> list[str]:
 
 
 def process_leftovers() -> list[str]:
-    """Processes running as a container uid of the default range."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as status:
-                for line in status:
-                    if line.startswith("Uid:"):
-                        if any(int(uid) in DEFAULT_UID_RANGE for uid in line.split()[1:]):
-                            found.append(entry)
-                        break
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # exited while we looked
-    return found
+    """Live (non-zombie) processes running as a container uid of the default range."""
+    from ironframe_py.backends.linux.users import _host_pids, _uids_of
+
+    return [pid for pid in _host_pids()
+            if any(uid in DEFAULT_UID_RANGE for uid in _uids_of(pid))]
 
 
 def main() -> int:
@@ -73,6 +64,9 @@ def main() -> int:
         "loop devices": loop_leftovers(),
         "processes": process_leftovers(),
     }
+    if problems["processes"]:  # a process killed a moment ago may still be exiting
+        time.sleep(2)
+        problems["processes"] = process_leftovers()
     bad = False
     for kind, items in problems.items():
         for item in items:
