@@ -63,8 +63,9 @@ class ContainerService:
         default: under the cgroups of the calling process.
     :param guard_interval: seconds between guard sweeps (``None`` turns the
         guard off; kernel limits still apply).
-    :param on_event: called with ``(handle, KillEvent)`` from the guard
-        thread whenever a limit is enforced.
+    :param on_event: called with ``(handle, KillEvent)`` whenever a limit is
+        enforced -- from the guard thread, or from the thread that first
+        noticed a kernel OOM kill (``info()``, a process exit).
     :param backend: a backend instance (tests); default: this OS's.
     """
 
@@ -325,7 +326,17 @@ class ContainerService:
                 event = KillEvent(time.time(), "memory", limit, peak, None, KERNEL_OOM)
                 self._record(handle, event)
                 added.append(event)
+        self._notify(handle, added)
         return added
+
+    def _notify(self, handle: str, events: Sequence[KillEvent]) -> None:
+        if self.on_event is None:
+            return
+        for event in events:
+            try:
+                self.on_event(handle, event)
+            except Exception:  # the caller's callback must not break the guard or info()
+                log.exception("on_event callback failed for %s", handle)
 
     def _record(self, handle: str, event: KillEvent) -> None:
         self.store.add_event(EventRecord(handle, event.time, event.limit, event.value,
@@ -335,15 +346,13 @@ class ContainerService:
         """A :class:`~ironframe_py.guard.GuardEvent` from the guard thread."""
         handle = event.key
         if event.kind == "oom_kill":
-            added = self._record_oom_kills(handle, event.count, event.limit, event.usage)
-        else:
-            added = [KillEvent(event.time, "memory" if event.kind == "memory" else "escapee",
-                               event.limit, event.usage, event.pid, GUARD_DETAILS[event.kind])]
-            with self._lock:
-                self._record(handle, added[0])
-        if self.on_event is not None:
-            for kill in added:
-                self.on_event(handle, kill)
+            self._record_oom_kills(handle, event.count, event.limit, event.usage)
+            return
+        kill = KillEvent(event.time, "memory" if event.kind == "memory" else "escapee",
+                         event.limit, event.usage, event.pid, GUARD_DETAILS[event.kind])
+        with self._lock:
+            self._record(handle, kill)
+        self._notify(handle, [kill])
 
     def _limits_changed(self, container: Container, limits: Limits) -> None:
         spec = self.store.container(container.handle).spec

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -84,6 +85,23 @@ static int ifg_in_procs(int fd, int32_t pid)
             cursor++;
     }
     return 0;
+}
+
+/* Zombies have left their cgroup but are dead already: never escapees. */
+static int ifg_is_zombie(int proc_fd, const char *pid)
+{
+    char path[sizeof(((struct dirent *)0)->d_name) + 8], buf[512];
+    snprintf(path, sizeof path, "%s/stat", pid);
+    int fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;  /* gone */
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+        return 1;
+    buf[got] = '\0';
+    char *end = strrchr(buf, ')');  /* the command name may contain spaces and parentheses */
+    return end == NULL || end[1] == '\0' || end[2] == 'Z' || end[2] == 'X';
 }
 
 static int ifg_write_at(int fd, const char *text)
@@ -196,7 +214,7 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
             continue;  /* exited between readdir and stat */
         if (st.st_uid == 0 || (target = ifg_target_of_uid(targets, count, st.st_uid)) == NULL)
             continue;
-        if (ifg_in_procs(target->procs_fd, (int32_t)pid))
+        if (ifg_in_procs(target->procs_fd, (int32_t)pid) || ifg_is_zombie(proc_fd, entry->d_name))
             continue;
         /* Pin the process, then re-check it is still the one we judged (pid reuse). */
         int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
