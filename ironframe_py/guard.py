@@ -58,8 +58,10 @@ class LinuxGuardTarget:
         kernel OOM kills count).
     :param usage_path: ``memory.usage_in_bytes`` (v1) or ``memory.current`` (v2).
     :param oom_path: ``memory.oom_control`` (v1) or ``memory.events`` (v2).
-    :param event_control_path: v1 ``cgroup.event_control``: an eventfd is
-        registered there on ``oom_path`` so OOM kills wake the guard at once.
+    :param event_control_path: v1 ``cgroup.event_control``: eventfds are
+        registered there on ``oom_path`` and on ``usage_path`` at
+        ``memory_limit``, so OOM kills and a crossed limit wake the guard at
+        once and idle containers cost nothing between fallback polls.
     :param kill_path: cgroup2 ``cgroup.kill``, if any.
     :param freezer_path: v1 ``freezer.state``, used to kill without ``cgroup.kill``.
     :param procs_path: ``cgroup.procs`` of one hierarchy (membership, v1 kill).
@@ -107,6 +109,7 @@ class _Watched:
             self.freezer_fd = self._open(target.freezer_path, os.O_WRONLY)
             self.procs_fd = self._open(target.procs_path, os.O_RDONLY)
             self.event_fd, self.event_kind = self._event_source()
+            self.threshold_fd = self._threshold_source()
             if target.oom_path:
                 self.oom_kills = _oom_kills(target.oom_path)
         except BaseException:
@@ -132,6 +135,17 @@ class _Watched:
             return self.oom_fd, 2  # v2: memory.events signals POLLPRI on change
         return -1, 0
 
+    def _threshold_source(self) -> int:
+        """v1: an eventfd the kernel signals when usage crosses the limit (no polling needed)."""
+        target = self.target
+        if not (target.event_control_path and target.memory_limit is not None and self.usage_fd >= 0):
+            return -1
+        efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        self.fds.append(efd)
+        with open(target.event_control_path, "w") as control:
+            control.write(f"{efd} {self.usage_fd} {target.memory_limit}")
+        return efd
+
     def fill(self, cell, key_index: int) -> None:
         limit = self.target.memory_limit
         cell.key = key_index
@@ -139,6 +153,7 @@ class _Watched:
         cell.usage_fd, cell.oom_fd, cell.kill_fd = self.usage_fd, self.oom_fd, self.kill_fd
         cell.freezer_fd, cell.procs_fd = self.freezer_fd, self.procs_fd
         cell.event_fd, cell.event_kind = self.event_fd, self.event_kind
+        cell.threshold_fd = self.threshold_fd
         cell.uid, cell.armed = self.target.uid, 1
         cell.oom_kills, cell.usage, cell.peak = self.oom_kills, self.usage, self.peak
 
@@ -228,12 +243,15 @@ class Guard:
         self._sync()
 
     def update_limit(self, key: str, memory_limit: int | None) -> None:
-        """Change the memory limit enforced for ``key``."""
+        """Change the memory limit enforced for ``key`` (re-registers its kernel threshold)."""
         with self._lock:
-            watched = self._watched.get(key)
-            if watched is None:
+            old = self._watched.get(key)
+            if old is None:
                 return
-            watched.target = dataclasses.replace(watched.target, memory_limit=memory_limit)
+            new = _Watched(key, dataclasses.replace(old.target, memory_limit=memory_limit))
+            new.oom_kills, new.peak = old.oom_kills, old.peak
+            self._watched[key] = new
+            self._retired.append(old)
             self._generation += 1
         self._sync()
 

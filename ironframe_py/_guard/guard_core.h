@@ -30,6 +30,7 @@ struct ifg_target {
     int32_t oom_fd;           /* memory.oom_control (v1) / memory.events (v2), or -1 */
     int32_t event_fd;         /* v1: eventfd registered on memory.oom_control; v2: memory.events */
     int32_t event_kind;       /* IFG_WAIT_*: how to wait on event_fd */
+    int32_t threshold_fd;     /* v1: eventfd that fires when usage crosses memory_limit, or -1 */
     int32_t kill_fd;          /* cgroup.kill (cgroup2), or -1 */
     int32_t freezer_fd;       /* freezer.state (v1), or -1 */
     int32_t procs_fd;         /* cgroup.procs of one hierarchy (membership, v1 kill) */

@@ -23,7 +23,7 @@
 
 #define IFG_MAX_WAIT_EVENTS 64
 #define IFG_WAKE_TAG (-1)
-#define IFG_OOM_POLL_EVERY 16   /* also re-read OOM counters every N cycles, in case an event was lost */
+#define IFG_OOM_POLL_EVERY 16   /* also re-read event-driven targets every N cycles, in case an event was lost */
 
 struct ifg_guard {
     int epoll_fd;
@@ -148,10 +148,10 @@ int ifg_kill_target(struct ifg_target *target)
 
 /* --- sweeps ------------------------------------------------------------------------------- */
 
-static void ifg_sweep_memory(struct ifg_target *target, int check_oom,
+static void ifg_sweep_memory(struct ifg_target *target, int read_usage, int check_oom,
                              struct ifg_event *events, int32_t max_events, int32_t *count)
 {
-    if (target->usage_fd >= 0) {
+    if (read_usage && target->usage_fd >= 0) {
         int64_t usage = ifg_read_int(target->usage_fd);
         if (usage < 0) {
             IFG_TRACE("target %lld: usage unreadable (%lld)", (long long)target->key, (long long)usage);
@@ -192,6 +192,44 @@ static struct ifg_target *ifg_target_of_uid(struct ifg_target *targets, int32_t 
     return NULL;
 }
 
+/* Every target's cgroup.procs, read once per escapee sweep (not once per process). */
+struct ifg_members {
+    int32_t *pids;
+    int32_t count;
+};
+
+static void ifg_read_members(const struct ifg_target *target, struct ifg_members *members)
+{
+    char buf[65536];
+    members->pids = NULL;
+    members->count = 0;
+    ssize_t got = pread(target->procs_fd, buf, sizeof buf - 1, 0);
+    if (got <= 0)
+        return;
+    buf[got] = '\0';
+    members->pids = malloc(sizeof(int32_t) * (size_t)(got / 2 + 1));
+    if (members->pids == NULL)
+        return;
+    for (char *cursor = buf; *cursor; ) {
+        char *end;
+        long pid = strtol(cursor, &end, 10);
+        if (end == cursor)
+            break;
+        members->pids[members->count++] = (int32_t)pid;
+        cursor = end;
+        while (*cursor == '\n')
+            cursor++;
+    }
+}
+
+static int ifg_is_member(const struct ifg_members *members, int32_t pid)
+{
+    for (int32_t i = 0; i < members->count; i++)
+        if (members->pids[i] == pid)
+            return 1;
+    return 0;
+}
+
 /* Kill processes that run as a container's uid but are not in its cgroup.
  * The owner of /proc/<pid> is the process's effective uid (root for a
  * process that made itself non-dumpable; destroy's full scan covers those). */
@@ -202,6 +240,13 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
     struct dirent *entry;
     if (proc == NULL)
         return;
+    struct ifg_members *members = calloc((size_t)(count > 0 ? count : 1), sizeof *members);
+    if (members == NULL) {
+        closedir(proc);
+        return;
+    }
+    for (int32_t i = 0; i < count; i++)
+        ifg_read_members(&targets[i], &members[i]);
     int proc_fd = dirfd(proc);
     while ((entry = readdir(proc)) != NULL) {
         struct stat st;
@@ -214,9 +259,11 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
             continue;  /* exited between readdir and stat */
         if (st.st_uid == 0 || (target = ifg_target_of_uid(targets, count, st.st_uid)) == NULL)
             continue;
-        if (ifg_in_procs(target->procs_fd, (int32_t)pid) || ifg_is_zombie(proc_fd, entry->d_name))
+        int32_t index = (int32_t)(target - targets);
+        if (ifg_is_member(&members[index], (int32_t)pid) || ifg_is_zombie(proc_fd, entry->d_name))
             continue;
-        /* Pin the process, then re-check it is still the one we judged (pid reuse). */
+        /* Pin the process, then re-check it is still the one we judged (pid reuse),
+         * against the cgroup as it is now (it may have just been spawned into it). */
         int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
         if (pidfd < 0)
             continue;
@@ -229,6 +276,9 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
         }
         close(pidfd);
     }
+    for (int32_t i = 0; i < count; i++)
+        free(members[i].pids);
+    free(members);
     closedir(proc);
 }
 
@@ -237,7 +287,7 @@ int ifg_sweep(struct ifg_target *targets, int32_t count, int32_t sweep_escapees,
 {
     int32_t n_events = 0;
     for (int32_t i = 0; i < count; i++)
-        ifg_sweep_memory(&targets[i], 1, events, max_events, &n_events);
+        ifg_sweep_memory(&targets[i], 1, 1, events, max_events, &n_events);
     if (sweep_escapees)
         ifg_sweep_escapees(targets, count, events, max_events, &n_events);
     return n_events;
@@ -295,15 +345,21 @@ int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t
         return -error;
     }
     for (int32_t i = 0; i < count; i++) {
-        if (targets[i].event_fd < 0 || targets[i].event_kind == IFG_WAIT_NONE)
-            continue;
-        struct epoll_event ev = {
-            .events = targets[i].event_kind == IFG_WAIT_PRIORITY ? EPOLLPRI : EPOLLIN,
-            .data.u64 = (uint64_t)i,
-        };
-        if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, targets[i].event_fd, &ev) < 0)
-            IFG_TRACE("target %lld: cannot wait on fd %d (%d); polling it", (long long)targets[i].key,
-                      targets[i].event_fd, errno);
+        if (targets[i].event_fd >= 0 && targets[i].event_kind != IFG_WAIT_NONE) {
+            struct epoll_event ev = {
+                .events = targets[i].event_kind == IFG_WAIT_PRIORITY ? EPOLLPRI : EPOLLIN,
+                .data.u64 = (uint64_t)i,
+            };
+            if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, targets[i].event_fd, &ev) < 0)
+                IFG_TRACE("target %lld: cannot wait on fd %d (%d); polling it",
+                          (long long)targets[i].key, targets[i].event_fd, errno);
+        }
+        if (targets[i].threshold_fd >= 0) {
+            struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+            if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, targets[i].threshold_fd, &ev) < 0)
+                IFG_TRACE("target %lld: cannot wait on threshold fd (%d)", (long long)targets[i].key,
+                          errno);
+        }
     }
     uint8_t *pending = calloc((size_t)(count > 0 ? count : 1), 1);
     if (pending == NULL) {
@@ -340,11 +396,14 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
             woken = 1;
         } else if (tag >= 0 && tag < count) {
             struct ifg_target *target = &targets[tag];
+            uint64_t fired;
+            if (target->threshold_fd >= 0 && read(target->threshold_fd, &fired, sizeof fired) < 0 &&
+                errno != EAGAIN)
+                IFG_TRACE("threshold fd read failed: %d", errno);
             if (target->event_kind == IFG_WAIT_COUNTER) {
-                uint64_t fired;
-                if (read(target->event_fd, &fired, sizeof fired) < 0)
+                if (read(target->event_fd, &fired, sizeof fired) < 0 && errno != EAGAIN)
                     IFG_TRACE("event fd read failed: %d", errno);
-            } else {
+            } else if (target->event_kind == IFG_WAIT_PRIORITY) {
                 char scratch[256];
                 if (pread(target->event_fd, scratch, sizeof scratch, 0) < 0)
                     IFG_TRACE("event file read failed: %d", errno);
@@ -355,11 +414,17 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
     if (woken && n == 1)
         return 0;  /* Python has new targets for us: let it apply them before sweeping */
     guard->cycles++;
+    /* Where the kernel signals OOM kills and usage thresholds, read a target
+     * only when it signalled (and every IFG_OOM_POLL_EVERY cycles, in case a
+     * signal was lost); otherwise poll it every cycle. */
     int poll_all = guard->cycles % IFG_OOM_POLL_EVERY == 0;
     for (int32_t i = 0; i < count; i++) {
-        int check_oom = poll_all || guard->pending[i] || targets[i].event_kind == IFG_WAIT_NONE;
+        struct ifg_target *target = &targets[i];
+        int due = poll_all || guard->pending[i];
+        int read_usage = due || (target->memory_limit >= 0 && target->threshold_fd < 0);
+        int check_oom = due || target->event_kind == IFG_WAIT_NONE;
         guard->pending[i] = 0;
-        ifg_sweep_memory(&targets[i], check_oom, events, max_events, &n_events);
+        ifg_sweep_memory(target, read_usage, check_oom, events, max_events, &n_events);
     }
     if (sweep_escapees)
         ifg_sweep_escapees(targets, count, events, max_events, &n_events);

@@ -138,8 +138,9 @@ class LinuxProcess:
             return self.returncode
         pidfd = self._pidfd
         if pidfd is not None:  # sleep in the kernel, without holding the lock
-            ready, _, _ = select.select([pidfd], [], [], None if timeout is None else max(timeout, 0))
-            if not ready:
+            poller = select.poll()  # not select(): a busy host has fds above FD_SETSIZE
+            poller.register(pidfd, select.POLLIN)
+            if not poller.poll(None if timeout is None else max(timeout, 0) * 1000):
                 return None
         with self._lock:
             if self.returncode is None:
