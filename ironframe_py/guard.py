@@ -136,14 +136,24 @@ class _Watched:
         return -1, 0
 
     def _threshold_source(self) -> int:
-        """v1: an eventfd the kernel signals when usage crosses the limit (no polling needed)."""
+        """v1: an eventfd the kernel signals when usage crosses a threshold, either way.
+
+        Two thresholds: the limit itself (a guard-only limit below the kernel's
+        is crossed upwards) and a little below it (a kernel-enforced limit is
+        never exceeded, but usage approaches it and falls back after the OOM
+        kill).  The v1 OOM eventfd stays silent while the kernel's OOM killer
+        is enabled, so this is what makes OOM kills event-driven on v1.
+        """
         target = self.target
-        if not (target.event_control_path and target.memory_limit is not None and self.usage_fd >= 0):
+        limit = target.memory_limit
+        if not (target.event_control_path and limit is not None and self.usage_fd >= 0):
             return -1
         efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         self.fds.append(efd)
-        with open(target.event_control_path, "w") as control:
-            control.write(f"{efd} {self.usage_fd} {target.memory_limit}")
+        near = max(limit - max(1 << 20, limit // 64), limit // 2)
+        for threshold in (limit, near):
+            with open(target.event_control_path, "w") as control:
+                control.write(f"{efd} {self.usage_fd} {threshold}")
         return efd
 
     def fill(self, cell, key_index: int) -> None:
@@ -179,7 +189,7 @@ class Guard:
     :param on_event: called with each :class:`GuardEvent` from the guard
         thread; an exception it raises is logged, never kills the thread.
     :param escape_interval: seconds between escapee sweeps (a /proc scan);
-        default ``max(interval, 0.1)``.
+        default ``max(interval, 0.25)``.
     """
 
     def __init__(self, interval: float = 0.1, on_event: Callable[[GuardEvent], None] | None = None,
@@ -188,7 +198,7 @@ class Guard:
             raise ValueError("interval must be between 0.001 and 60 seconds")
         self.ffi, self.lib = load_core()
         self.interval = interval
-        self.escape_interval = escape_interval if escape_interval is not None else max(interval, 0.1)
+        self.escape_interval = escape_interval if escape_interval is not None else max(interval, 0.25)
         self.on_event = on_event
         self._core = self.lib.ifg_new()
         if self._core == self.ffi.NULL:
@@ -201,6 +211,7 @@ class Guard:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._events = self.ffi.new("struct ifg_event[]", MAX_EVENTS)
+        self._cells: tuple = (None, [])
         self.sweeps = 0
 
     def __repr__(self) -> str:
@@ -259,6 +270,10 @@ class Guard:
         """``(last usage, highest usage)`` the guard read for ``key``."""
         with self._lock:
             watched = self._watched[key]
+            cells, order = self._cells
+            if watched in order:  # the C loop's copy is the live one
+                cell = cells[order.index(watched)]
+                return cell.usage, cell.peak
             return watched.usage, watched.peak
 
     def _sync(self) -> None:
@@ -326,10 +341,15 @@ class Guard:
                 continue
             failures = 0
             self.sweeps += 1
-            self._collect(cells, order, count)
+            if count:
+                self._collect(cells, order, count)
 
     def _apply(self):
         with self._lock:
+            old_cells, old_order = self._cells
+            for index, watched in enumerate(old_order):  # keep counters across the rebuild
+                cell = old_cells[index]
+                watched.oom_kills, watched.usage, watched.peak = cell.oom_kills, cell.usage, cell.peak
             order = list(self._watched.values())
             cells = self.ffi.new("struct ifg_target[]", max(len(order), 1))
             for index, watched in enumerate(order):
@@ -338,17 +358,16 @@ class Guard:
             if result < 0:
                 log.error("guard could not wait on targets: %s", os.strerror(-result))
             self._applied = self._generation
+            self._cells = (cells, order)
             self._lock.notify_all()
         return cells, order
 
     def _collect(self, cells, order: list[_Watched], count: int) -> None:
-        for index, watched in enumerate(order):
-            cell = cells[index]
-            watched.oom_kills, watched.usage, watched.peak = cell.oom_kills, cell.usage, cell.peak
         now = time.time()
         for i in range(count):
             raw = self._events[i]
             watched = order[raw.key]
+            watched.peak = cells[raw.key].peak
             event = _event(watched, raw, now, self.lib)
             if event is not None:
                 self._deliver(event)
