@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -99,6 +100,8 @@ class _Watched:
         self.key = key
         self.target = target
         self.fds: list[int] = []
+        self.lock = threading.Lock()
+        self.closed = False
         self.oom_kills = 0
         self.peak = 0
         self.usage = 0
@@ -109,7 +112,7 @@ class _Watched:
             self.freezer_fd = self._open(target.freezer_path, os.O_WRONLY)
             self.procs_fd = self._open(target.procs_path, os.O_RDONLY)
             self.event_fd, self.event_kind = self._event_source()
-            self.threshold_fd = self._threshold_source()
+            self.threshold_fd = -1  # registered later, off the caller's path: see register_thresholds
             if target.oom_path:
                 self.oom_kills = _oom_kills(target.oom_path)
         except BaseException:
@@ -134,6 +137,18 @@ class _Watched:
         if target.oom_path and target.oom_path.endswith("memory.events"):
             return self.oom_fd, 2  # v2: memory.events signals POLLPRI on change
         return -1, 0
+
+    def register_thresholds(self) -> bool:
+        """Register the usage thresholds (slow: the kernel waits for an RCU grace period
+        per threshold, ~10 ms); True if this target now has them."""
+        with self.lock:
+            if self.closed or self.threshold_fd >= 0:
+                return False
+            self.threshold_fd = self._threshold_source()
+        if self.closed:  # unwatched while we registered: closing was left to us
+            self.close()
+            return False
+        return self.threshold_fd >= 0
 
     def _threshold_source(self) -> int:
         """v1: an eventfd the kernel signals when usage crosses a threshold, either way.
@@ -168,9 +183,16 @@ class _Watched:
         cell.oom_kills, cell.usage, cell.peak = self.oom_kills, self.usage, self.peak
 
     def close(self) -> None:
-        for fd in self.fds:
-            os.close(fd)
-        self.fds = []
+        """Close the fds; while a registration runs, leave that to the registrar."""
+        self.closed = True
+        if not self.lock.acquire(blocking=False):
+            return  # register_thresholds() closes them when the kernel returns
+        try:
+            for fd in self.fds:
+                os.close(fd)
+            self.fds = []
+        finally:
+            self.lock.release()
 
 
 def _oom_kills(path: str) -> int:
@@ -212,6 +234,8 @@ class Guard:
         self._stopping = False
         self._events = self.ffi.new("struct ifg_event[]", MAX_EVENTS)
         self._cells: tuple = (None, [])
+        self._registrations: queue.SimpleQueue[_Watched | None] = queue.SimpleQueue()
+        self._registrar: threading.Thread | None = None
         self.sweeps = 0
 
     def __repr__(self) -> str:
@@ -233,7 +257,11 @@ class Guard:
     # --- watching ----------------------------------------------------------------------------
 
     def watch(self, key: str, target: LinuxGuardTarget) -> None:
-        """Start watching ``target`` under ``key`` (replacing any target of that key)."""
+        """Start watching ``target`` under ``key`` (replacing any target of that key).
+
+        Returns once the guard sweeps it; its kernel usage thresholds are
+        registered in the background right after (until then it is polled).
+        """
         watched = _Watched(key, target)
         with self._lock:
             old = self._watched.pop(key, None)
@@ -242,6 +270,7 @@ class Guard:
                 self._retired.append(old)
             self._generation += 1
         self._sync()
+        self._registrations.put(watched)
 
     def unwatch(self, key: str) -> None:
         """Stop watching ``key``; returns once the C loop no longer uses its fds."""
@@ -265,6 +294,7 @@ class Guard:
             self._retired.append(old)
             self._generation += 1
         self._sync()
+        self._registrations.put(new)
 
     def usage(self, key: str) -> tuple[int, int]:
         """``(last usage, highest usage)`` the guard read for ``key``."""
@@ -299,6 +329,9 @@ class Guard:
             self._stopping = False
             self._thread = threading.Thread(target=self._run, name="ironframe-guard", daemon=True)
             self._thread.start()
+            self._registrar = threading.Thread(target=self._register_loop,
+                                               name="ironframe-guard-register", daemon=True)
+            self._registrar.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread and close every fd; nothing of the guard is left running."""
@@ -307,18 +340,37 @@ class Guard:
             thread = self._thread
         if thread is not None:
             self.lib.ifg_wake(self._core)
-            thread.join(timeout)
-            if thread.is_alive():
-                raise IronframeError(f"the guard thread did not stop within {timeout} s")
+            self._registrations.put(None)
+            for worker in (thread, self._registrar):
+                if worker is not None:
+                    worker.join(timeout)
+                    if worker.is_alive():
+                        raise IronframeError(f"{worker.name} did not stop within {timeout} s")
         with self._lock:
             for watched in list(self._watched.values()) + self._retired:
                 watched.close()
             self._watched.clear()
             self._retired = []
-            self._thread = None
+            self._thread = self._registrar = None
             if self._core is not None:
                 self.lib.ifg_free(self._core)
                 self._core = None
+
+    def _register_loop(self) -> None:
+        """Registers kernel thresholds for new targets, then has the loop pick them up."""
+        while True:
+            watched = self._registrations.get()
+            if watched is None or self._stopping:
+                return
+            try:
+                registered = watched.register_thresholds()
+            except OSError as err:  # the cgroup went away meanwhile, or no threshold support
+                log.debug("guard: no usage threshold for %s: %s", watched.key, err)
+                continue
+            if registered:
+                with self._lock:
+                    self._generation += 1
+                self.lib.ifg_wake(self._core)
 
     def _run(self) -> None:
         cells, order = self._apply()

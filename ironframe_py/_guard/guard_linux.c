@@ -421,8 +421,9 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
     for (int32_t i = 0; i < count; i++) {
         struct ifg_target *target = &targets[i];
         int due = poll_all || guard->pending[i];
-        int read_usage = due || (target->memory_limit >= 0 && target->threshold_fd < 0);
-        int check_oom = due || target->event_kind == IFG_WAIT_NONE;
+        int unsignalled = target->memory_limit >= 0 && target->threshold_fd < 0;
+        int read_usage = due || unsignalled;
+        int check_oom = due || unsignalled || target->event_kind == IFG_WAIT_NONE;
         guard->pending[i] = 0;
         ifg_sweep_memory(target, read_usage, check_oom, events, max_events, &n_events);
     }

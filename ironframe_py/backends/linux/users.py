@@ -13,6 +13,8 @@ import os
 import signal
 import time
 
+from ...errors import os_error
+
 PROC = "/proc"
 
 
@@ -47,9 +49,24 @@ def _host_pids(proc: str = PROC) -> list[str]:
     return [entry for entry in os.listdir(proc) if entry.isdigit()]
 
 
-def pids_of_uid(uid: int, proc: str = PROC) -> list[int]:
-    """Every live process on the host that runs with ``uid`` as any of its uids."""
-    return [int(pid) for pid in _host_pids(proc) if uid in _uids_of(pid, proc)]
+def pids_of_uid(uid: int) -> list[int]:
+    """Every live process on the host that runs with ``uid`` as any of its uids.
+
+    The scan is C (``_csrc/procscan.c``): it reads every process's status
+    and runs on each destroy, so it must be cheap on hosts with many
+    (kernel) threads.
+    """
+    from ._native import ffi, lib
+
+    size = 64
+    while True:
+        pids = ffi.new("int32_t[]", size)
+        count = lib.ifl_pids_of_uid(uid, pids, size)
+        if count < 0:
+            raise os_error("opendir", errno=-count, target=PROC)
+        if count <= size:
+            return list(pids[0:count])
+        size = count * 2  # more than fitted: ask again with room
 
 
 def kill_uid(uid: int, timeout: float = 5.0) -> list[int]:

@@ -4,3 +4,4 @@
 #include <sys/acl.h>
 #include <acl/libacl.h>
 #include "spawn.h"
+#include "procscan.h"
