@@ -259,8 +259,9 @@ class Guard:
     def watch(self, key: str, target: LinuxGuardTarget) -> None:
         """Start watching ``target`` under ``key`` (replacing any target of that key).
 
-        Returns once the guard sweeps it; its kernel usage thresholds are
-        registered in the background right after (until then it is polled).
+        Does not wait: the thread is woken and sweeps it in its next cycle.
+        Its kernel usage thresholds are registered in the background (until
+        then it is polled).
         """
         watched = _Watched(key, target)
         with self._lock:
@@ -273,7 +274,7 @@ class Guard:
         self._registrations.put(watched)
 
     def unwatch(self, key: str) -> None:
-        """Stop watching ``key``; returns once the C loop no longer uses its fds."""
+        """Stop watching ``key``; its fds are closed as soon as the C loop lets go of them."""
         with self._lock:
             old = self._watched.pop(key, None)
             if old is None:
@@ -307,17 +308,29 @@ class Guard:
             return watched.usage, watched.peak
 
     def _sync(self) -> None:
-        """Wait until the thread runs on the current targets, then close retired fds."""
+        """Have the thread take the new targets at once (it closes the retired fds once
+        the C loop no longer uses them); without a thread, close them here."""
         with self._lock:
-            wanted = self._generation
             if self.running and not self._stopping:
                 self.lib.ifg_wake(self._core)
-                if not self._lock.wait_for(lambda: self._applied >= wanted or not self.running,
-                                           timeout=10):
-                    raise IronframeError("the guard thread did not take the new targets in 10 s")
+                return
             retired, self._retired = self._retired, []
         for watched in retired:
             watched.close()
+
+    def wait_applied(self, timeout: float = 10.0) -> None:
+        """Block until the thread sweeps the targets as they are now (tests, benchmarks)."""
+        with self._lock:
+            wanted = self._generation
+            self._lock.wait_for(lambda: self._applied >= wanted or not self.running, timeout)
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Block until every target's kernel thresholds are registered and in use."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._registrations.empty():
+            time.sleep(0.01)
+        time.sleep(0.05)  # the registration taken off the queue last may still be running
+        self.wait_applied(max(deadline - time.monotonic(), 0.1))
 
     # --- the thread ------------------------------------------------------------------------------
 
@@ -411,7 +424,10 @@ class Guard:
                 log.error("guard could not wait on targets: %s", os.strerror(-result))
             self._applied = self._generation
             self._cells = (cells, order)
+            retired, self._retired = self._retired, []
             self._lock.notify_all()
+        for watched in retired:  # the C loop now runs on `cells`: nothing uses these any more
+            watched.close()
         return cells, order
 
     def _collect(self, cells, order: list[_Watched], count: int) -> None:

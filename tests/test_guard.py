@@ -69,6 +69,7 @@ def test_guard_limit_below_the_kernel_limit_is_enforced_by_the_guard(guarded):
     service, events = guarded
     with service.create(ContainerSpec(limits=Limits(memory="256M"))) as box:
         service._guard.guard.update_limit(box.handle, 48 << 20)
+        service._guard.guard.wait_applied()
         hog = box.run(list(ALLOCATE))
         assert hog.wait(60) == -signal.SIGKILL
         assert box.info().kill_events[0].detail.startswith("memory use crossed")
@@ -199,5 +200,6 @@ def test_unwatch_closes_the_files(tmp_path):
         guard.watch("box", _files(tmp_path, usage=10))
         opened = set(os.listdir("/proc/self/fd"))
         guard.unwatch("box")
+        guard.wait_applied()
         assert len(set(os.listdir("/proc/self/fd"))) < len(opened)
         assert guard.running and is_alive(os.getpid())
