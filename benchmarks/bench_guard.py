@@ -15,6 +15,7 @@ Needs root.  ``python benchmarks/bench_guard.py [--quick]``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -80,20 +81,27 @@ def python_sweep(targets: list) -> list:
     return found
 
 
-def bench_sweep(service: ContainerService, runs: int) -> None:
-    boxes = [service.create(ContainerSpec(limits=Limits(memory="64M"))) for _ in range(100)]
+@contextlib.contextmanager
+def containers(service: ContainerService, count: int, sleepers: int):
+    """``count`` containers with ``sleepers`` sleeping processes each, destroyed afterwards."""
+    boxes = [service.create(ContainerSpec(limits=Limits(memory="64M"))) for _ in range(count)]
     try:
-        _sweep_boxes(boxes, runs)
+        for box in boxes:
+            for _ in range(sleepers):
+                box.run(["/bin/sleep", "600"])
+        yield boxes
     finally:
         for box in boxes:
             box.destroy()
 
 
+def bench_sweep(service: ContainerService, runs: int) -> None:
+    with containers(service, 100, 10) as boxes:
+        _sweep_boxes(boxes, runs)
+
+
 def _sweep_boxes(boxes: list, runs: int) -> None:
     ffi, lib = load_core()
-    for box in boxes:
-        for _ in range(10):
-            box.run(["/bin/sleep", "600"])
     targets = [target_for(box._ctx, box._view) for box in boxes]
     watched = [_Watched(str(i), t) for i, t in enumerate(targets)]
     cells = ffi.new("struct ifg_target[]", len(watched))
@@ -175,17 +183,11 @@ def _thread_cpu(thread) -> float:
 
 
 def bench_idle_cpu(service: ContainerService, seconds: float) -> None:
-    boxes = [service.create(ContainerSpec(limits=Limits(memory="64M"))) for _ in range(100)]
-    try:
+    with containers(service, 100, 1) as boxes:
         _idle(boxes, seconds)
-    finally:
-        for box in boxes:
-            box.destroy()
 
 
 def _idle(boxes: list, seconds: float) -> None:
-    for box in boxes:
-        box.run(["/bin/sleep", "600"])
     guard = Guard(interval=0.01)
     for box in boxes:
         guard.watch(box.handle, target_for(box._ctx, box._view))

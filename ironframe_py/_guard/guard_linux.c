@@ -65,26 +65,52 @@ static int64_t ifg_read_oom_kills(int fd)
     return 0;
 }
 
-/* Is pid listed in the cgroup.procs behind fd? */
-static int ifg_in_procs(int fd, int32_t pid)
+/* The pids listed in a cgroup.procs file (read with one pread). */
+struct ifg_members {
+    int32_t *pids;
+    int32_t count;
+};
+
+static void ifg_read_pids(int procs_fd, struct ifg_members *members)
 {
     char buf[65536];
-    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+    members->pids = NULL;
+    members->count = 0;
+    ssize_t got = pread(procs_fd, buf, sizeof buf - 1, 0);
     if (got <= 0)
-        return 0;
+        return;
     buf[got] = '\0';
+    members->pids = malloc(sizeof(int32_t) * (size_t)(got / 2 + 1));
+    if (members->pids == NULL)
+        return;
     for (char *cursor = buf; *cursor; ) {
         char *end;
-        long value = strtol(cursor, &end, 10);
+        long pid = strtol(cursor, &end, 10);
         if (end == cursor)
             break;
-        if (value == pid)
-            return 1;
+        members->pids[members->count++] = (int32_t)pid;
         cursor = end;
         while (*cursor == '\n')
             cursor++;
     }
+}
+
+static int ifg_is_member(const struct ifg_members *members, int32_t pid)
+{
+    for (int32_t i = 0; i < members->count; i++)
+        if (members->pids[i] == pid)
+            return 1;
     return 0;
+}
+
+/* Is pid listed in the cgroup.procs behind fd (read now)? */
+static int ifg_in_procs(int fd, int32_t pid)
+{
+    struct ifg_members members;
+    ifg_read_pids(fd, &members);
+    int found = ifg_is_member(&members, pid);
+    free(members.pids);
+    return found;
 }
 
 /* Zombies have left their cgroup but are dead already: never escapees. */
@@ -113,22 +139,12 @@ static int ifg_write_at(int fd, const char *text)
 
 static void ifg_kill_listed(int procs_fd)
 {
-    char buf[65536];
-    ssize_t got = pread(procs_fd, buf, sizeof buf - 1, 0);
-    if (got <= 0)
-        return;
-    buf[got] = '\0';
-    for (char *cursor = buf; *cursor; ) {
-        char *end;
-        long pid = strtol(cursor, &end, 10);
-        if (end == cursor)
-            break;
-        if (pid > 0)
-            kill((pid_t)pid, SIGKILL);  /* ESRCH: already gone, fine */
-        cursor = end;
-        while (*cursor == '\n')
-            cursor++;
-    }
+    struct ifg_members members;
+    ifg_read_pids(procs_fd, &members);
+    for (int32_t i = 0; i < members.count; i++)
+        if (members.pids[i] > 0)
+            kill((pid_t)members.pids[i], SIGKILL);  /* ESRCH: already gone, fine */
+    free(members.pids);
 }
 
 int ifg_kill_target(struct ifg_target *target)
@@ -192,44 +208,6 @@ static struct ifg_target *ifg_target_of_uid(struct ifg_target *targets, int32_t 
     return NULL;
 }
 
-/* Every target's cgroup.procs, read once per escapee sweep (not once per process). */
-struct ifg_members {
-    int32_t *pids;
-    int32_t count;
-};
-
-static void ifg_read_members(const struct ifg_target *target, struct ifg_members *members)
-{
-    char buf[65536];
-    members->pids = NULL;
-    members->count = 0;
-    ssize_t got = pread(target->procs_fd, buf, sizeof buf - 1, 0);
-    if (got <= 0)
-        return;
-    buf[got] = '\0';
-    members->pids = malloc(sizeof(int32_t) * (size_t)(got / 2 + 1));
-    if (members->pids == NULL)
-        return;
-    for (char *cursor = buf; *cursor; ) {
-        char *end;
-        long pid = strtol(cursor, &end, 10);
-        if (end == cursor)
-            break;
-        members->pids[members->count++] = (int32_t)pid;
-        cursor = end;
-        while (*cursor == '\n')
-            cursor++;
-    }
-}
-
-static int ifg_is_member(const struct ifg_members *members, int32_t pid)
-{
-    for (int32_t i = 0; i < members->count; i++)
-        if (members->pids[i] == pid)
-            return 1;
-    return 0;
-}
-
 /* Kill processes that run as a container's uid but are not in its cgroup.
  * The owner of /proc/<pid> is the process's effective uid (root for a
  * process that made itself non-dumpable; destroy's full scan covers those). */
@@ -246,7 +224,7 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
         return;
     }
     for (int32_t i = 0; i < count; i++)
-        ifg_read_members(&targets[i], &members[i]);
+        ifg_read_pids(targets[i].procs_fd, &members[i]);
     int proc_fd = dirfd(proc);
     while ((entry = readdir(proc)) != NULL) {
         struct stat st;
