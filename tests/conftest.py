@@ -17,3 +17,7 @@ def root_required() -> None:
     need_root()
 
 from linux_fixtures import service  # noqa: E402,F401  (fixture shared by the Linux end-to-end tests)
+
+# tests/windows/ is the Windows suite: it runs on a Windows CPython (under Wine
+# through tests/test_windows_wine.py, or on a real Windows host), never here.
+collect_ignore = [] if sys.platform == "win32" else ["windows"]

@@ -2,8 +2,9 @@
 # Install ironframe_py and what it needs on Debian/Ubuntu, into ./.venv.
 #
 #   tools/install.sh            the library, its C extensions and the CLI
-#   tools/install.sh --tests    also the test/doc tools, and bubblewrap + crun
-#                               as baselines for the benchmarks
+#   tools/install.sh --tests    also the test/doc tools, bubblewrap + crun
+#                               (benchmark baselines) and Wine + mingw-w64
+#                               (the Windows backend's tests)
 #
 # System packages are installed with apt-get when run as root; otherwise
 # they must already be there.  Idempotent: safe to run again.
@@ -15,7 +16,7 @@ with_tests=0
 
 packages=(gcc libc6-dev libacl1-dev acl libffi-dev e2fsprogs util-linux)
 if [ "$with_tests" = 1 ]; then
-    packages+=(python3 xfsprogs bubblewrap crun)
+    packages+=(python3 xfsprogs bubblewrap crun wine64 mingw-w64)
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

