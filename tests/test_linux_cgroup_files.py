@@ -235,3 +235,24 @@ def test_weight_to_shares_stays_in_kernel_range(weight):
 def test_cpu_max_quota_is_valid(cpu_max):
     quota = quota_from_cpu_max(cpu_max)
     assert quota >= 1000 and abs(quota - cpu_max * CPU_PERIOD_US) <= max(1000, 1)
+
+
+HYBRID_SEPARATE = HYBRID_MOUNTINFO.replace(
+    "34 30 0:30 / /sys/fs/cgroup/cpu,cpuacct rw shared:13 - cgroup cgroup rw,cpu,cpuacct",
+    "34 30 0:30 / /sys/fs/cgroup/cpu rw shared:13 - cgroup cgroup rw,cpu\n"
+    "38 30 0:34 / /sys/fs/cgroup/cpuacct rw shared:17 - cgroup cgroup rw,cpuacct")
+
+
+@pytest.mark.parametrize("release, expected", [
+    ("6.18.44-fc", {"cpu", "memory", "pids", "unified"}),
+    ("5.10.0-21-amd64", {"cpu", "cpuacct", "freezer", "memory", "pids", "unified"}),
+])
+def test_hybrid_hosts_with_cgroup_kill_need_no_freezer_or_cpuacct(tmp_path, monkeypatch, release,
+                                                                   expected):
+    from ironframe_py.backends.linux import cgroup
+
+    monkeypatch.setattr(cgroup.os, "uname", lambda: os.uname_result(("Linux", "h", release, "", "")))
+    cgroup_text = HYBRID_CGROUP.replace("4:cpu,cpuacct:/user.slice", "4:cpu:/\n8:cpuacct:/")
+    found = _discover(tmp_path, HYBRID_SEPARATE, cgroup_text)
+    layout = CgroupLayout("svc", hierarchies=found)
+    assert {h.name for h in layout.used} == expected

@@ -195,7 +195,9 @@ class CgroupLayout:
         self.service_name = service_name
         self.hierarchies = list(hierarchies if hierarchies is not None else discover())
         self.mode = _host_mode(self.hierarchies)
-        self.used = [h for h in self.hierarchies if _is_used(h, self.mode)]
+        hybrid_kill = self.mode == "v1" and _cgroup_kill_available() and any(
+            h.version == 2 for h in self.hierarchies)
+        self.used = [h for h in self.hierarchies if _is_used(h, self.mode, hybrid_kill)]
         self.parents = [os.path.join(h.mount, (parent or h.current).strip("/"), service_name)
                         .replace("//", "/") for h in self.used]
 
@@ -232,10 +234,24 @@ def _host_mode(hierarchies: Iterable[Hierarchy]) -> str:
     return "v1" if "memory" in v1 or "pids" in v1 else "v2"
 
 
-def _is_used(hierarchy: Hierarchy, mode: str) -> bool:
+def _cgroup_kill_available(release: str | None = None) -> bool:
+    """``cgroup.kill`` exists from kernel 5.14 on."""
+    numbers = (release or os.uname().release).split("-")[0].split(".")
+    try:
+        return (int(numbers[0]), int(numbers[1])) >= (5, 14)
+    except (IndexError, ValueError):
+        return False
+
+
+def _is_used(hierarchy: Hierarchy, mode: str, hybrid_kill: bool = False) -> bool:
     if hierarchy.version == 2:
-        return True  # v2 hosts: everything; hybrid: cgroup.kill and cgroup.events
-    return mode == "v1" and bool(hierarchy.controllers & set(V1_CONTROLLERS))
+        return True  # v2 hosts: everything; hybrid: cgroup.kill, cgroup.events, cpu.stat
+    if mode != "v1" or not hierarchy.controllers & set(V1_CONTROLLERS):
+        return False
+    # On a hybrid host whose kernel has cgroup.kill, the cgroup2 directory kills
+    # (no freezer needed) and its cpu.stat counts CPU time (no cpuacct needed):
+    # two fewer cgroups to make, join and remove per container.
+    return not (hybrid_kill and hierarchy.controllers <= {"cpuacct", "freezer"})
 
 
 # --- runtime view ------------------------------------------------------------------------------
@@ -259,14 +275,21 @@ class CgroupSet:
     def __init__(self, dirs: Sequence[str]) -> None:
         self.dirs = list(dirs)
         self.memory = self._with("memory.limit_in_bytes", "memory.max")
-        # v1 cpuacct first: on hybrid hosts v1 "cpu.stat" has no usage_usec
-        self.cpuacct = self._with("cpuacct.usage") or self._with("cpu.stat")
+        # v1 cpuacct first; else the cpu.stat that counts usage (v1 cpu's has no usage_usec)
+        self.cpuacct = self._with("cpuacct.usage") or self._with_usage_usec()
         self.pids_dir = self._with("pids.max")
         self.freezer = self._with("freezer.state")
         self.kill_dir = self._with("cgroup.kill")
 
     def __repr__(self) -> str:
         return f"<CgroupSet {self.dirs}>"
+
+    def _with_usage_usec(self) -> str | None:
+        for path in self.dirs:
+            stat_path = os.path.join(path, "cpu.stat")
+            if os.path.exists(stat_path) and "usage_usec" in read_keyed(path, "cpu.stat"):
+                return path
+        return None
 
     def _with(self, *names: str) -> str | None:
         for path in self.dirs:
