@@ -30,10 +30,30 @@ def test_cffi_computes_the_win64_layout_on_linux():
 
 def test_every_declaration_matches_the_mingw_headers():
     _need_mingw()
-    source = check_win_layout.generate()
-    assert source.count("_Static_assert") > 100 and "check_CreateJobObjectW" in source
-    result = check_win_layout.compile_checks(source)
-    assert result.returncode == 0, result.stderr
+    units = check_win_layout.generate_all()
+    user, (ntdll, ddk) = units[0][0], units[1]
+    assert user.count("_Static_assert") > 300 and ddk
+    for name in ("CreateJobObjectW", "CreateProcessWithTokenW", "SetEntriesInAclW", "NetUserAdd",
+                 "LoadUserProfileW", "DeleteProfileW"):
+        assert f"check_{name})" in user, name
+    assert "check_NtSetQuotaInformationFile)" in ntdll
+    assert "sizeof(FILE_QUOTA_INFORMATION) == 56" in ntdll
+    for source, needs_ddk in units:
+        result = check_win_layout.compile_checks(source, needs_ddk)
+        assert result.returncode == 0, result.stderr
+
+
+def test_every_struct_the_issue_lists_is_declared_and_checked():
+    _need_mingw()
+    everything = "\n".join(source for source, _ in check_win_layout.generate_all())
+    for name in ("JOBOBJECT_EXTENDED_LIMIT_INFORMATION", "JOBOBJECT_BASIC_LIMIT_INFORMATION",
+                 "IO_COUNTERS", "JOBOBJECT_CPU_RATE_CONTROL_INFORMATION",
+                 "JOBOBJECT_BASIC_ACCOUNTING_INFORMATION", "JOBOBJECT_BASIC_PROCESS_ID_LIST",
+                 "JOBOBJECT_ASSOCIATE_COMPLETION_PORT", "PROCESS_MEMORY_COUNTERS_EX", "STARTUPINFOW",
+                 "PROCESS_INFORMATION", "SECURITY_ATTRIBUTES", "USER_INFO_1",
+                 "LOCALGROUP_MEMBERS_INFO_3", "EXPLICIT_ACCESS_W", "TRUSTEE_W", "PROFILEINFOW",
+                 "FILE_QUOTA_INFORMATION"):
+        assert f"sizeof({name}) == {ffi.sizeof(name)}" in everything, name
 
 
 def test_a_wrong_declaration_fails_the_check():
@@ -46,6 +66,9 @@ def test_a_wrong_declaration_fails_the_check():
                              "check_ResumeThread)(HANDLE hThread, DWORD extra)", source)
     assert wrong_prototype != source
     assert check_win_layout.compile_checks(wrong_prototype).returncode != 0
+    ntdll = check_win_layout.generate_all()[1][0]
+    wrong_nt = ntdll.replace("BOOLEAN RestartScan", "ULONG RestartScan")
+    assert wrong_nt != ntdll and check_win_layout.compile_checks(wrong_nt, True).returncode != 0
     wrong_constant = source.replace("(JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE) == (0x00002000)",
                                     "(JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE) == (0x00002001)")
     assert check_win_layout.compile_checks(wrong_constant).returncode != 0
@@ -68,3 +91,26 @@ def test_error_codes_in_the_error_table_match_the_headers():
     for name in NOT_IN_MINGW:  # still missing there? (else check it like the rest)
         probe = f"#include <windows.h>\nint x = {name};\n"
         assert check_win_layout.compile_checks(probe).returncode != 0, f"mingw now has {name}"
+
+
+def test_generated_winerror_module_matches_the_generator():
+    _need_mingw()
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+    import gen_winerror
+
+    assert gen_winerror.TARGET.read_text() == gen_winerror.generate(), \
+        "_winerror.py is stale or hand-edited: run tools/gen_winerror.py"
+
+
+def test_error_table_agrees_with_the_generated_codes():
+    from ironframe_py import errors
+    from ironframe_py.backends.windows import _winerror
+
+    names = [name for name in dir(errors) if re.fullmatch(r"(ERROR|NERR)_\w+", name)]
+    assert names
+    for name in names:
+        assert getattr(errors, name) == getattr(_winerror, name), name
+    for code, cls in ((_winerror.ERROR_ACCESS_DENIED, errors.AccessDenied),
+                      (_winerror.NERR_UserExists, errors.AlreadyExists),
+                      (_winerror.NERR_UserNotFound, errors.NotFound)):
+        assert type(errors.os_error("F", winerror=code)) is cls

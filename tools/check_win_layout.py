@@ -33,23 +33,36 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from ironframe_py.backends.windows import _ffi  # noqa: E402
 
 COMPILER = "x86_64-w64-mingw32-gcc"
-HEADERS = ("windows.h", "psapi.h", "lm.h", "aclapi.h", "userenv.h", "sddl.h", "winternl.h")
+# Each cdef file is checked in the translation unit whose headers declare it:
+# the SDK headers for the user-mode DLLs; the WDK's ntifs.h (which cannot be
+# mixed with windows.h) for the NT quota calls.
+UNITS = (
+    (("types.h", "kernel32.h", "advapi32.h", "netapi32.h", "userenv.h"),
+     ("windows.h", "psapi.h", "lm.h", "aclapi.h", "userenv.h", "sddl.h", "winternl.h"), False),
+    (("ntdll.h",), ("ntifs.h",), True),
+)
 # Typedefs that exist only in our cdef (they stand for a Windows enum or union).
-OURS_ONLY = {"JOBOBJECTINFOCLASS"}
+OURS_ONLY: set[str] = set()
 _DEFINE = re.compile(r"^#define\s+(\w+)\s+(\S+)\s*$", re.M)
 _FUNCTION = re.compile(r"^([A-Za-z_][\w ]*?[\s*]+)(\w+)\((.*)\);\s*$", re.M)
+_TYPEDEF = re.compile(r"^typedef\s[^;{]*?(\w+)\s*;|^}\s*(\w+)\s*;", re.M)
 
 
 def _assert(expression: str, message: str) -> str:
     return f'_Static_assert({expression}, "{message}");'
 
 
-def struct_checks(ffi) -> list[str]:
-    """Size and field offsets of every struct typedef."""
+def declared_types(text: str) -> set[str]:
+    """The typedef names a cdef text declares."""
+    return {scalar or struct for scalar, struct in _TYPEDEF.findall(text)}
+
+
+def struct_checks(ffi, names: set[str] | None = None) -> list[str]:
+    """Size and field offsets of every struct typedef (of ``names``, if given)."""
     lines = []
     typedefs, _, _ = ffi.list_types()
     for name in sorted(typedefs):
-        if name in OURS_ONLY:
+        if name in OURS_ONLY or (names is not None and name not in names):
             continue
         ctype = ffi.typeof(name)
         if ctype.kind == "struct":
@@ -78,20 +91,54 @@ def function_checks(text: str) -> list[str]:
     return lines
 
 
-def generate() -> str:
-    """The whole C file."""
-    text = _ffi.cdef_text()
+def _file_text(name: str) -> str:
+    return (_ffi.CDEF_DIR / name).read_text()
+
+
+def generate_unit(files: tuple[str, ...], headers: tuple[str, ...]) -> str:
+    """One C translation unit checking the declarations of ``files``."""
+    text = "\n".join(_file_text(name) for name in files)
     parts = ["#define WIN32_LEAN_AND_MEAN", "#define PSAPI_VERSION 2", "#include <stddef.h>"]
-    parts += [f"#include <{header}>" for header in HEADERS]
-    parts += struct_checks(_ffi.ffi) + constant_checks(text) + function_checks(text)
+    parts += [f"#include <{header}>" for header in headers]
+    parts += struct_checks(_ffi.ffi, declared_types(text)) + constant_checks(text)
+    parts += function_checks(text)
     parts.append("int ifl_layout_checked;")
     return "\n".join(parts) + "\n"
 
 
-def compile_checks(source: str) -> subprocess.CompletedProcess:
+def generate() -> str:
+    """The user-mode translation unit (everything but ntdll.h)."""
+    files, headers, _ = UNITS[0]
+    return generate_unit(files, headers)
+
+
+def generate_all() -> list[tuple[str, bool]]:
+    """Every translation unit, with whether it needs the WDK include directory."""
+    return [(generate_unit(files, headers), ddk) for files, headers, ddk in UNITS]
+
+
+def ddk_include_dir() -> str | None:
+    """mingw-w64's ``ddk`` header directory (holds ntifs.h), found from the compiler's search list."""
+    result = subprocess.run([COMPILER, "-x", "c", "-E", "-v", "-"], input="", capture_output=True,
+                            text=True)
+    for line in result.stderr.splitlines():
+        candidate = os.path.join(line.strip(), "ddk")
+        if line.startswith(" ") and os.path.isfile(os.path.join(candidate, "ntifs.h")):
+            return candidate
+    return None
+
+
+def compile_checks(source: str, ddk: bool = False) -> subprocess.CompletedProcess:
     """Compile ``source`` with mingw-w64; the result carries the compiler's messages."""
+    extra = []
+    if ddk:
+        include = ddk_include_dir()
+        if include is None:
+            return subprocess.CompletedProcess([COMPILER], 1, "", "mingw-w64 ddk/ntifs.h not found")
+        extra = ["-I", include]
     return subprocess.run([COMPILER, "-std=gnu11", "-fsyntax-only", "-Werror", "-Wall",
-                           "-Wno-unused-variable", "-Wno-unused-const-variable", "-x", "c", "-"],
+                           "-Wno-unused-variable", "-Wno-unused-const-variable", *extra,
+                           "-x", "c", "-"],
                           input=source, capture_output=True, text=True)
 
 
@@ -100,17 +147,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--print", action="store_true", help="print the generated C")
     args = parser.parse_args(argv)
-    source = generate()
+    units = generate_all()
     if args.print:
-        print(source)
+        print("\n".join(source for source, _ in units))
     if shutil.which(COMPILER) is None:
         print(f"{COMPILER} is not installed (Debian: apt-get install mingw-w64)", file=sys.stderr)
         return 2
-    result = compile_checks(source)
-    checks = source.count("_Static_assert") + source.count("static ")
-    if result.returncode != 0:
-        print(result.stderr, file=sys.stderr)
-        return 1
+    checks = 0
+    for source, ddk in units:
+        result = compile_checks(source, ddk)
+        if result.returncode != 0:
+            print(result.stderr, file=sys.stderr)
+            return 1
+        checks += source.count("_Static_assert") + source.count("static ")
     print(f"{checks} Win32 declarations match mingw-w64's headers")
     return 0
 

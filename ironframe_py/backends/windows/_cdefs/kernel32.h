@@ -27,6 +27,7 @@ typedef int JOBOBJECTINFOCLASS;
 #define JobObjectBasicAccountingInformation 1
 #define JobObjectBasicLimitInformation 2
 #define JobObjectBasicProcessIdList 3
+#define JobObjectBasicUIRestrictions 4
 #define JobObjectAssociateCompletionPortInformation 7
 #define JobObjectExtendedLimitInformation 9
 #define JobObjectCpuRateControlInformation 15
@@ -46,8 +47,33 @@ typedef int JOBOBJECTINFOCLASS;
 #define STILL_ACTIVE 259
 #define HANDLE_FLAG_INHERIT 0x00000001
 #define STARTF_USESTDHANDLES 0x00000100
+#define JOB_OBJECT_UILIMIT_HANDLES 0x00000001
+#define JOB_OBJECT_UILIMIT_READCLIPBOARD 0x00000002
+#define JOB_OBJECT_UILIMIT_WRITECLIPBOARD 0x00000004
+#define JOB_OBJECT_UILIMIT_SYSTEMPARAMETERS 0x00000008
+#define JOB_OBJECT_UILIMIT_DISPLAYSETTINGS 0x00000010
+#define JOB_OBJECT_UILIMIT_GLOBALATOMS 0x00000020
+#define JOB_OBJECT_UILIMIT_DESKTOP 0x00000040
+#define JOB_OBJECT_UILIMIT_EXITWINDOWS 0x00000080
+#define JOB_OBJECT_UILIMIT_ALL 0x000000FF
+#define PROCESS_QUERY_INFORMATION 0x0400
+#define PROCESS_VM_READ 0x0010
+#define GENERIC_READ 0x80000000
+#define GENERIC_WRITE 0x40000000
+#define FILE_SHARE_READ 0x00000001
+#define FILE_SHARE_WRITE 0x00000002
+#define OPEN_EXISTING 3
+#define FILE_FLAG_BACKUP_SEMANTICS 0x02000000
+#define DUPLICATE_SAME_ACCESS 0x00000002
+#define MAX_PATH 260
 
 /* --- structs --- */
+/* https://learn.microsoft.com/windows/win32/api/minwinbase/ns-minwinbase-filetime */
+typedef struct _FILETIME {
+    DWORD dwLowDateTime;
+    DWORD dwHighDateTime;
+} FILETIME;
+
 /* https://learn.microsoft.com/windows/win32/api/winnt/ns-winnt-io_counters */
 typedef struct _IO_COUNTERS {
     ULONGLONG ReadOperationCount;
@@ -115,6 +141,11 @@ typedef struct _JOBOBJECT_CPU_RATE_CONTROL_INFORMATION {
         DWORD Weight;
     };
 } JOBOBJECT_CPU_RATE_CONTROL_INFORMATION;
+
+/* https://learn.microsoft.com/windows/win32/api/winnt/ns-winnt-jobobject_basic_ui_restrictions */
+typedef struct _JOBOBJECT_BASIC_UI_RESTRICTIONS {
+    DWORD UIRestrictionsClass;
+} JOBOBJECT_BASIC_UI_RESTRICTIONS;
 
 /* https://learn.microsoft.com/windows/win32/api/psapi/ns-psapi-process_memory_counters_ex */
 typedef struct _PROCESS_MEMORY_COUNTERS {
@@ -219,3 +250,15 @@ BOOL CreateProcessW(const WCHAR *lpApplicationName, WCHAR *lpCommandLine, SECURI
 HANDLE GetCurrentProcess(void);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocessid */
 DWORD GetProcessId(HANDLE Process);
+/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getcurrentprocessid */
+DWORD GetCurrentProcessId(void);
+/* https://learn.microsoft.com/windows/win32/api/winbase/nf-winbase-localfree */
+HANDLE LocalFree(HANDLE hMem);
+/* https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-duplicatehandle */
+BOOL DuplicateHandle(HANDLE hSourceProcessHandle, HANDLE hSourceHandle, HANDLE hTargetProcessHandle, HANDLE *lpTargetHandle, DWORD dwDesiredAccess, BOOL bInheritHandle, DWORD dwOptions);
+/* https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-createfilew */
+HANDLE CreateFileW(const WCHAR *lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode, SECURITY_ATTRIBUTES *lpSecurityAttributes, DWORD dwCreationDisposition, DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
+/* https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getvolumepathnamew */
+BOOL GetVolumePathNameW(const WCHAR *lpszFileName, WCHAR *lpszVolumePathName, DWORD cchBufferLength);
+/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesstimes */
+BOOL GetProcessTimes(HANDLE hProcess, FILETIME *lpCreationTime, FILETIME *lpExitTime, FILETIME *lpKernelTime, FILETIME *lpUserTime);
