@@ -7,8 +7,10 @@ returns plain Python values or cffi handles.  No policy lives here.
 
 from __future__ import annotations
 
-from .._dll import NULL, check_lasterror, dll, wide
+from ....errors import os_error
+from .._dll import INVALID_HANDLE_VALUE, NULL, check_lasterror, dll, text_of, wide
 from .._ffi import ffi
+from .._winerror import WAIT_TIMEOUT
 
 
 def _k32():
@@ -46,8 +48,9 @@ def TerminateJobObject(job, exit_code: int) -> None:
     check_lasterror("TerminateJobObject", _k32().TerminateJobObject(job, exit_code))
 
 
-def IsProcessInJob(process, job) -> bool:
-    """https://learn.microsoft.com/windows/win32/api/jobapi/nf-jobapi-isprocessinjob"""
+def IsProcessInJob(process, job=NULL) -> bool:
+    """In ``job`` -- or, with ``job`` NULL, in any job.
+    https://learn.microsoft.com/windows/win32/api/jobapi/nf-jobapi-isprocessinjob"""
     result = ffi.new("BOOL *")
     check_lasterror("IsProcessInJob", _k32().IsProcessInJob(process, job, result))
     return bool(result[0])
@@ -68,10 +71,8 @@ def GetQueuedCompletionStatus(port, timeout_ms: int) -> tuple[int, int, int] | N
     overlapped = ffi.new("OVERLAPPED **")
     if not _k32().GetQueuedCompletionStatus(port, message, key, overlapped, timeout_ms):
         code, text = ffi.getwinerror()
-        if code == 258:  # WAIT_TIMEOUT
+        if code == WAIT_TIMEOUT:
             return None
-        from ...errors import os_error
-
         raise os_error("GetQueuedCompletionStatus", winerror=code, strerror=text)
     return message[0], key[0], int(ffi.cast("uintptr_t", overlapped[0]))
 
@@ -121,13 +122,104 @@ def GetProcessMemoryInfo(process):
     return counters
 
 
-def CreateProcess(command_line: str, flags: int, cwd: str | None = None):
+def CreateProcess(command_line: str, flags: int, cwd: str | None = None, *, environment=NULL,
+                  startup=None, inherit_handles: bool = False):
     """Start a process (as the caller); returns ``PROCESS_INFORMATION``.
     https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-createprocessw"""
-    startup = ffi.new("STARTUPINFOW *")
-    startup.cb = ffi.sizeof("STARTUPINFOW")
+    if startup is None:
+        startup = ffi.new("STARTUPINFOW *")
+        startup.cb = ffi.sizeof("STARTUPINFOW")
     info = ffi.new("PROCESS_INFORMATION *")
     check_lasterror("CreateProcessW", _k32().CreateProcessW(
-        NULL, wide(command_line), NULL, NULL, 0, flags, NULL, wide(cwd), startup, info),
-        target=command_line)
+        NULL, wide(command_line), NULL, NULL, int(inherit_handles), flags, environment, wide(cwd),
+        startup, info), target=command_line)
     return info
+
+
+def GetCurrentProcess():
+    """The pseudo-handle of this process (never fails, never closed).
+    https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getcurrentprocess"""
+    return _k32().GetCurrentProcess()
+
+
+def GetCurrentProcessId() -> int:
+    """https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getcurrentprocessid"""
+    return _k32().GetCurrentProcessId()
+
+
+def GetProcessId(process) -> int:
+    """https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocessid"""
+    return check_lasterror("GetProcessId", _k32().GetProcessId(process))
+
+
+def WaitForMultipleObjects(handles, wait_all: bool, timeout_ms: int) -> int:
+    """WAIT_OBJECT_0 + index, or WAIT_TIMEOUT.
+    https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-waitformultipleobjects"""
+    array = ffi.new("HANDLE[]", list(handles))
+    return check_lasterror("WaitForMultipleObjects", _k32().WaitForMultipleObjects(
+        len(array), array, int(wait_all), timeout_ms), 0xFFFFFFFF)
+
+
+def CreatePipe(inherit: bool = False):
+    """``(read_end, write_end)`` of a new anonymous pipe; both inheritable if ``inherit``.
+    https://learn.microsoft.com/windows/win32/api/namedpipeapi/nf-namedpipeapi-createpipe"""
+    read, write = ffi.new("HANDLE *"), ffi.new("HANDLE *")
+    attributes = ffi.new("SECURITY_ATTRIBUTES *")
+    attributes.nLength = ffi.sizeof("SECURITY_ATTRIBUTES")
+    attributes.bInheritHandle = int(inherit)
+    check_lasterror("CreatePipe", _k32().CreatePipe(read, write, attributes, 0))
+    return read[0], write[0]
+
+
+def SetHandleInformation(handle, mask: int, flags: int) -> None:
+    """https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-sethandleinformation"""
+    check_lasterror("SetHandleInformation", _k32().SetHandleInformation(handle, mask, flags))
+
+
+def DuplicateHandle(handle, inherit: bool):
+    """A duplicate of one of this process's handles, with the same access.
+    https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-duplicatehandle"""
+    target = ffi.new("HANDLE *")
+    me = _k32().GetCurrentProcess()
+    check_lasterror("DuplicateHandle", _k32().DuplicateHandle(
+        me, handle, me, target, 0, int(inherit), 0x00000002))  # DUPLICATE_SAME_ACCESS
+    return target[0]
+
+
+def LocalFree(memory) -> None:
+    """Free memory the system allocated for us (it returns NULL on success).
+    https://learn.microsoft.com/windows/win32/api/winbase/nf-winbase-localfree"""
+    if memory != NULL:
+        if _k32().LocalFree(memory) != NULL:
+            code, text = ffi.getwinerror()
+            raise os_error("LocalFree", winerror=code, strerror=text)
+
+
+def CreateFile(path: str, access: int, share: int, disposition: int, flags: int):
+    """Open a file, directory or volume; fails on INVALID_HANDLE_VALUE, not NULL.
+    https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-createfilew"""
+    return check_lasterror("CreateFileW", _k32().CreateFileW(
+        wide(path), access, share, NULL, disposition, flags, NULL), INVALID_HANDLE_VALUE, path)
+
+
+def GetVolumePathName(path: str) -> str:
+    """The root of the volume holding ``path`` (``C:\\``, or a mount point).
+    https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getvolumepathnamew"""
+    size = max(len(path) + 2, 261)
+    buffer = ffi.new("WCHAR[]", size)
+    check_lasterror("GetVolumePathNameW", _k32().GetVolumePathNameW(wide(path), buffer, size),
+                    target=path)
+    return text_of(buffer)
+
+
+def GetProcessTimes(process) -> tuple[float, float]:
+    """``(kernel, user)`` CPU seconds of a process.
+    https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesstimes"""
+    times = ffi.new("FILETIME[4]")
+    check_lasterror("GetProcessTimes", _k32().GetProcessTimes(
+        process, times + 0, times + 1, times + 2, times + 3))
+
+    def seconds(filetime) -> float:
+        return ((filetime.dwHighDateTime << 32) | filetime.dwLowDateTime) / 1e7
+
+    return seconds(times[2]), seconds(times[3])
