@@ -139,10 +139,11 @@ class Store:
     # --- containers -----------------------------------------------------------
 
     def reserve(self, handle: str, uid_range: range, path_for, spec: dict[str, Any],
-                owner: tuple[int, float, str]) -> ContainerRecord:
+                owner: tuple[int, float, str], claimed=lambda uid: False) -> ContainerRecord:
         """Insert a ``creating`` row for ``handle`` with the lowest uid no row holds.
 
-        ``path_for(handle)`` gives the container directory.  A uid is free
+        ``path_for(handle)`` gives the container directory; ``claimed(uid)``
+        says whether another service on the host holds a uid.  A uid is free
         again only once its container's row is gone, which destroy and
         recover allow only after verifying that no process of it is left.
         Raises :class:`AlreadyExists` for a taken handle (case-insensitive).
@@ -152,7 +153,7 @@ class Store:
                 raise AlreadyExists("create", 17, "handle already exists", handle)
             used = {row[0] for row in db.execute("SELECT uid FROM containers")}
             for uid in uid_range:
-                if uid not in used:
+                if uid not in used and not claimed(uid):
                     break
             else:
                 raise IronframeError(f"no free uid left in {uid_range.start}..{uid_range.stop - 1}")

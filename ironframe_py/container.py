@@ -192,7 +192,8 @@ class Container:
         :class:`CleanupError` lists the failures and the container stays
         listed so that ``destroy()`` (or ``recover()``) can be retried.
         """
-        self._service.destroy(self.handle)
+        if self._state != DESTROYED:
+            self._service.destroy(self.handle)
 
     # --- limits ----------------------------------------------------------------------------
 

@@ -120,7 +120,7 @@ class ContainerService:
         handle = spec.handle or _random_handle()
         record = self.store.reserve(
             handle, self.uid_range, self._path_for, _spec_to_dict(spec),
-            self._owner)
+            self._owner, self.backend.uid_claimed)
         ctx = ContainerContext(handle=record.handle, uid=record.uid, gid=record.uid,
                                path=record.path, limits=spec.limits, env=dict(spec.env))
         self._apply_plan(ctx)
@@ -160,9 +160,14 @@ class ContainerService:
             live = self._live.pop(record.handle.lower(), None)
         try:
             self._teardown(record, live)
-        finally:
-            if live is not None:
-                live._mark_destroyed()
+        except BaseException:
+            if live is not None:  # keep the object usable for a retry
+                live._state = DESTROYING
+                with self._lock:
+                    self._live[record.handle.lower()] = live
+            raise
+        if live is not None:
+            live._mark_destroyed()
 
     def recover(self) -> list[str]:
         """Reclaim everything a dead host left behind; return the handles removed.

@@ -314,3 +314,50 @@ def test_info_reports_usage(service):
         assert processes_of_uid(box.uid) == [proc.pid]
         proc.kill()
         proc.wait(10)
+
+
+def test_destroy_is_idempotent_and_a_failed_destroy_can_be_retried(service, monkeypatch):
+    from ironframe_py import CleanupError
+    from ironframe_py.backends.linux import backend as linux_backend
+
+    box = service.create(ContainerSpec(limits=Limits(memory="32M")))
+    real_release = linux_backend.LinuxBackend.release
+    calls = []
+
+    def flaky_release(self, resource):
+        if resource.kind == "dir" and not calls:
+            calls.append(resource)
+            raise OSError(16, "injected: busy")
+        return real_release(self, resource)
+
+    monkeypatch.setattr(linux_backend.LinuxBackend, "release", flaky_release)
+    with pytest.raises(CleanupError):
+        box.destroy()
+    assert box.state == "destroying" and service.list() == [box.handle]
+    assert os.path.isdir(box.path)
+    box.destroy()
+    assert box.state == "destroyed" and service.list() == [] and not os.path.exists(box.path)
+    assert cgroup_dirs_named(box.handle) == []
+    box.destroy()  # idempotent
+
+
+def test_services_with_different_roots_never_share_a_uid(service):
+    import shutil as _shutil
+
+    from linux_fixtures import make_root
+
+    from ironframe_py import ContainerService
+    from ironframe_py.backends.linux.users import claim_path
+
+    other_root = make_root()
+    try:
+        with ContainerService(other_root, guard_interval=None) as other:
+            with service.create() as mine, other.create() as theirs:
+                assert mine.uid != theirs.uid
+                for box in (mine, theirs):
+                    with open(claim_path(box.uid)) as claim:
+                        assert claim.read().splitlines()[1] == box.handle
+            assert not os.path.exists(claim_path(mine.uid))
+            assert not os.path.exists(claim_path(theirs.uid))
+    finally:
+        _shutil.rmtree(other_root)

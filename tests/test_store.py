@@ -102,3 +102,10 @@ def test_two_processes_never_get_the_same_uid(tmp_path):
         proc.join(30)
     uids = [queue.get(timeout=5) for _ in procs]
     assert sorted(uids) == list(range(5000, 5006))
+
+
+def test_uids_claimed_by_other_services_are_skipped(store):
+    record = store.reserve("a", range(5000, 5010), lambda h: f"/r/{h}", {"limits": {}, "env": {},
+                                                                          "properties": {}},
+                           OWNER, claimed=lambda uid: uid in (5000, 5001))
+    assert record.uid == 5002

@@ -56,6 +56,11 @@ def process_leftovers() -> list[str]:
             if any(uid in DEFAULT_UID_RANGE for uid in _uids_of(pid))]
 
 
+def claim_leftovers(claims: str = "/run/ironframe/uids") -> list[str]:
+    """Host-wide uid claims still held."""
+    return sorted(os.listdir(claims)) if os.path.isdir(claims) else []
+
+
 def main() -> int:
     """Print every leftover; exit 1 if there is any."""
     problems = {
@@ -63,6 +68,7 @@ def main() -> int:
         "mounts": mount_leftovers(),
         "loop devices": loop_leftovers(),
         "processes": process_leftovers(),
+        "uid claims": claim_leftovers(),
     }
     if problems["processes"]:  # a process killed a moment ago may still be exiting
         time.sleep(2)
@@ -73,7 +79,7 @@ def main() -> int:
             print(f"leftover {kind}: {item}")
             bad = True
     if not bad:
-        print("no leftovers: no ironframe cgroup, mount, loop device or container process")
+        print("no leftovers: no ironframe cgroup, mount, loop device, uid claim or container process")
     return 1 if bad else 0
 
 

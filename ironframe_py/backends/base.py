@@ -176,6 +176,9 @@ class Backend(Protocol):
     def open(self, ctx: ContainerContext, resources: Sequence[Resource]) -> BackendContainer:
         """A runtime view over a created container."""
 
+    def uid_claimed(self, uid: int) -> bool:
+        """True if another service on this host holds ``uid`` (never hand it out)."""
+
     def user_name(self, ctx: ContainerContext) -> str:
         """Name of the container user (Windows account name; the uid as text on Linux)."""
 

@@ -2,6 +2,8 @@
 
 Creation plan, in order (each resource recorded before it is made):
 
+0. a host-wide claim on the uid (``/run/ironframe/uids/<uid>``), so that
+   services with different roots never share a uid;
 1. one cgroup per hierarchy (v1 memory/cpu/cpuacct/pids/freezer plus the
    cgroup2 directory used for ``cgroup.kill``; or one v2 cgroup), limits
    written as it is made;
@@ -72,6 +74,10 @@ class LinuxBackend:
         os.makedirs(self.images, mode=0o700, exist_ok=True)
         os.chmod(self.images, 0o700)
 
+    def uid_claimed(self, uid: int) -> bool:
+        """True if another service on this host holds ``uid``."""
+        return users.is_claimed(uid)
+
     def user_name(self, ctx: ContainerContext) -> str:
         """Linux containers have no passwd entry: the uid is the name."""
         return str(ctx.uid)
@@ -91,9 +97,12 @@ class LinuxBackend:
     def plan(self, ctx: ContainerContext) -> list[Step]:
         """Ordered creation steps for ``ctx`` (see the module docstring)."""
         self.layout.ensure_parents()
-        steps = [Step(f"cgroup {path}", _bind(create_dir, path, ctx.limits),
-                      Resource("cgroup", path))
-                 for path in self.layout.container_dirs(ctx.handle)]
+        owner = f"{self.root}\n{ctx.handle}\n"
+        steps = [Step("uid claim", _bind(users.claim, ctx.uid, owner),
+                      Resource("uid", str(ctx.uid), {"owner": owner}))]
+        steps += [Step(f"cgroup {path}", _bind(create_dir, path, ctx.limits),
+                       Resource("cgroup", path))
+                  for path in self.layout.container_dirs(ctx.handle)]
         steps.append(Step("directory", _bind(_make_dir, ctx.path), Resource("dir", ctx.path)))
         if ctx.limits.disk is not None:
             steps.append(self._disk_step(ctx))
@@ -113,7 +122,9 @@ class LinuxBackend:
 
     def release(self, resource: Resource) -> None:
         """Remove one recorded resource; succeeds if it is already gone."""
-        if resource.kind == "cgroup":
+        if resource.kind == "uid":
+            users.unclaim(int(resource.key), resource.data["owner"])
+        elif resource.kind == "cgroup":
             remove_dir(resource.key)
         elif resource.kind == "dir":
             _remove_dir_tree(resource.key)

@@ -9,6 +9,7 @@ process of its last container lives.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import time
@@ -16,6 +17,8 @@ import time
 from ...errors import os_error
 
 PROC = "/proc"
+#: Host-wide uid claims: one file per uid in use by any service on this host.
+CLAIMS = "/run/ironframe/uids"
 
 
 def _uids_of(pid: str, proc: str = PROC) -> tuple[int, ...]:
@@ -90,3 +93,45 @@ def kill_uid(uid: int, timeout: float = 5.0) -> list[int]:
         if time.monotonic() > deadline:
             raise TimeoutError(f"processes of uid {uid} survive SIGKILL: {pids}")
         time.sleep(0.005)
+
+
+# --- host-wide uid claims ------------------------------------------------------------------
+
+def claim_path(uid: int, claims: str = CLAIMS) -> str:
+    """The claim file of ``uid``."""
+    return os.path.join(claims, str(uid))
+
+
+def is_claimed(uid: int, claims: str = CLAIMS) -> bool:
+    """True if some service on this host (any root) holds ``uid``."""
+    return os.path.exists(claim_path(uid, claims))
+
+
+def claim(uid: int, owner: str, claims: str = CLAIMS) -> None:
+    """Claim ``uid`` for ``owner`` (root and handle); AlreadyExists if another service has it.
+
+    Services with different roots share the host's uids: without this, two of
+    them would hand the same uid to two containers.  The claims live on
+    /run (tmpfs), so they vanish with the processes at reboot.
+    """
+    os.makedirs(claims, mode=0o700, exist_ok=True)
+    path = claim_path(uid, claims)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        raise os_error("open", errno=errno.EEXIST, target=path,
+                       strerror=f"uid {uid} is held by another service on this host") from None
+    with os.fdopen(fd, "w") as file:
+        file.write(owner)
+
+
+def unclaim(uid: int, owner: str, claims: str = CLAIMS) -> None:
+    """Drop our claim of ``uid``; someone else's claim (or none) is left alone."""
+    path = claim_path(uid, claims)
+    try:
+        with open(path) as file:
+            if file.read() != owner:
+                return
+        os.unlink(path)
+    except FileNotFoundError:
+        return
