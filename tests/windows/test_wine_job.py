@@ -70,13 +70,17 @@ def test_wine_stub_memory_and_process_limits_are_accepted(job):
 def test_process_in_job_is_listed_counted_and_terminated(job):
     process, pid = _start_in(job)
     try:
-        assert job.pids() == [pid]
+        members = job.pids()  # a console host may join next to a console program
+        assert pid in members and len(members) <= 2
         assert k32.IsProcessInJob(process, job.handle)
-        assert job.accounting().active_processes == 1
+        assert 1 <= job.accounting().active_processes <= 2
         assert k32.GetExitCodeProcess(process) == 259  # STILL_ACTIVE
         job.terminate(37)
         assert k32.WaitForSingleObject(process, 10_000) == 0
         assert k32.GetExitCodeProcess(process) == 37
+        deadline = time.monotonic() + 10
+        while job.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert job.pids() == []
     finally:
         k32.CloseHandle(process)

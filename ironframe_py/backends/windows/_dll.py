@@ -65,6 +65,20 @@ _OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
 _missing: dict[str, tuple[str, ...]] = {}
 
 
+def is_wine() -> bool:
+    """True under Wine (it keeps ``HKLM\\Software\\Wine``): some exports there are stubs
+    that abort the process when called, which no export probe can see."""
+    if os.name != "nt":
+        return False
+    import winreg
+
+    try:
+        winreg.CloseKey(winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"Software\Wine"))
+    except OSError:
+        return False
+    return True
+
+
 def missing_exports(capability: str) -> tuple[str, ...]:
     """The exports of ``capability`` this host's DLL lacks (empty when it is fully there)."""
     if capability not in _missing:
@@ -162,5 +176,5 @@ def wide(text: str | None):
 
 
 __all__ = ["INVALID_HANDLE_VALUE", "NULL", "OSCallError", "check_lasterror", "check_ntstatus",
-           "check_status", "dll", "has", "message", "missing_exports", "require", "system32",
+           "check_status", "dll", "has", "is_wine", "message", "missing_exports", "require", "system32",
            "text_of", "wide"]

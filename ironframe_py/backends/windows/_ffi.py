@@ -13,6 +13,8 @@ LP64 Linux; ``tools/check_win_layout.py`` proves it against mingw-w64.
 from __future__ import annotations
 
 import pathlib
+import re
+import types
 
 import cffi
 
@@ -34,3 +36,14 @@ def cdef_text() -> str:
 
 ffi = cffi.FFI()
 ffi.cdef(cdef_text(), packed=False)
+
+
+def _constants(text: str) -> dict[str, int]:
+    return {name: int(value, 0) for name, value in
+            re.findall(r"^#define\s+(\w+)\s+(0[xX][0-9a-fA-F]+|\d+)\s*$", text, re.M)}
+
+
+C = types.SimpleNamespace(**_constants(cdef_text()))
+"""Every ``#define`` of the cdefs by name (``C.JOB_OBJECT_LIMIT_JOB_MEMORY``): the values the
+mingw-w64 layout check verified, usable without opening a DLL (ABI mode exposes
+constants only through a loaded library)."""

@@ -1,27 +1,53 @@
 """Windows Job Object primitive (tier 2): limits, membership, accounting, kill.
 
-Windows 8+ (nested jobs).  Setters read, modify and write the whole
-``JOBOBJECT_EXTENDED_LIMIT_INFORMATION``, so one never undoes another.
-Wine accepts but does not enforce job memory limits (the guard enforces
-them there); everything else here runs for real under Wine.
+Windows 8+ for nested jobs (a host that is itself in a job); CPU rate
+control needs Windows 8 / Server 2012.  Setters read, modify and write the
+whole ``JOBOBJECT_EXTENDED_LIMIT_INFORMATION`` so that one never undoes
+another.  Under Wine, job memory and CPU-rate limits are accepted (CPU rate
+even refused with error 87) but not enforced, and limits do not read back;
+membership, accounting, termination, kill-on-close and completion-port
+messages run for real.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 
-from ...errors import InvalidState
-from ._api import kernel32 as k32
-from ._ffi import ffi
+from ...errors import InvalidState, NotFound
+from ._api import REAL, Api
+from ._ffi import C, ffi
 
-LIMIT = {
-    "active_process": 0x00000008, "process_memory": 0x00000100, "job_memory": 0x00000200,
-    "die_on_unhandled_exception": 0x00000400, "kill_on_job_close": 0x00002000,
-}
-EXTENDED_LIMITS = 9
-BASIC_ACCOUNTING = 1
-PROCESS_ID_LIST = 3
-ASSOCIATE_COMPLETION_PORT = 7
+JOB_OBJECT_QUERY = 0x0004
+JOB_OBJECT_TERMINATE = 0x0008
+JOB_OBJECT_ALL_ACCESS = 0x001F001F
+CPU_RATE_FULL = 10_000  # CpuRate is in 1/100 of a percent of the whole machine
+
+
+class LimitFlag(enum.IntFlag):
+    """``JOB_OBJECT_LIMIT_*`` flags this package sets."""
+
+    ACTIVE_PROCESS = C.JOB_OBJECT_LIMIT_ACTIVE_PROCESS
+    PROCESS_MEMORY = C.JOB_OBJECT_LIMIT_PROCESS_MEMORY
+    JOB_MEMORY = C.JOB_OBJECT_LIMIT_JOB_MEMORY
+    DIE_ON_UNHANDLED_EXCEPTION = C.JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION
+    BREAKAWAY_OK = C.JOB_OBJECT_LIMIT_BREAKAWAY_OK
+    SILENT_BREAKAWAY_OK = C.JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK
+    KILL_ON_JOB_CLOSE = C.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+
+
+class UiLimit(enum.IntFlag):
+    """``JOB_OBJECT_UILIMIT_*``: what processes in the job may not do to the desktop."""
+
+    HANDLES = C.JOB_OBJECT_UILIMIT_HANDLES
+    READCLIPBOARD = C.JOB_OBJECT_UILIMIT_READCLIPBOARD
+    WRITECLIPBOARD = C.JOB_OBJECT_UILIMIT_WRITECLIPBOARD
+    SYSTEMPARAMETERS = C.JOB_OBJECT_UILIMIT_SYSTEMPARAMETERS
+    DISPLAYSETTINGS = C.JOB_OBJECT_UILIMIT_DISPLAYSETTINGS
+    GLOBALATOMS = C.JOB_OBJECT_UILIMIT_GLOBALATOMS
+    DESKTOP = C.JOB_OBJECT_UILIMIT_DESKTOP
+    EXITWINDOWS = C.JOB_OBJECT_UILIMIT_EXITWINDOWS
+    ALL = C.JOB_OBJECT_UILIMIT_ALL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,13 +61,34 @@ class JobAccounting:
     peak_job_memory: int
 
 
+def cpu_rate_for(cores: float, cpu_count: int) -> int:
+    """The ``CpuRate`` (1..10000, hundredths of a percent of all CPUs) for a cap of ``cores``."""
+    return max(1, min(CPU_RATE_FULL, round(cores / cpu_count * CPU_RATE_FULL)))
+
+
+def weight_for(cpu_weight: int) -> int:
+    """The job ``Weight`` (1..9, 5 is the default) for a cgroup-style weight (1..10000, 100 default).
+
+    Log scale, so that 100 -> 5, 10000 -> 9 and 1 -> 1, as cgroup weights are ratios.
+    """
+    import math
+
+    return max(1, min(9, round(5 + 2 * math.log10(cpu_weight / 100))))
+
+
 class JobObject:
     """One Job Object handle; ``close()`` kills everything in it when kill-on-close is set."""
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, *, api: Api = REAL, _handle=None) -> None:
         self.name = name
-        self._handle = k32.CreateJobObject(name)
+        self._api = api
+        self._handle = _handle if _handle is not None else api.kernel32.CreateJobObject(name)
         self._written = None  # the extended limits as we last set them
+
+    @classmethod
+    def open(cls, name: str, *, api: Api = REAL) -> JobObject:
+        """Open an existing named job (:class:`NotFound` if there is none)."""
+        return cls(name, api=api, _handle=api.kernel32.OpenJobObject(JOB_OBJECT_ALL_ACCESS, name))
 
     def __repr__(self) -> str:
         state = "closed" if self._handle is None else "open"
@@ -54,57 +101,91 @@ class JobObject:
             raise InvalidState("closed", "use the job object")
         return self._handle
 
-    def _limits(self):
+    # --- limits --------------------------------------------------------------------------------
+
+    def _query_limits(self):
         info = ffi.new("JOBOBJECT_EXTENDED_LIMIT_INFORMATION *")
-        k32.QueryInformationJobObject(self.handle, EXTENDED_LIMITS, info)
+        self._api.kernel32.QueryInformationJobObject(self.handle, C.JobObjectExtendedLimitInformation,
+                                                     info)
         return info
 
     def set_limits(self, *, job_memory: int | None = None, process_memory: int | None = None,
-                   active_processes: int | None = None, kill_on_close: bool | None = None) -> None:
+                   active_processes: int | None = None, kill_on_close: bool | None = None,
+                   die_on_unhandled_exception: bool | None = None) -> None:
         """Change the given limits, leaving every other one as it is.
 
-        The base is the struct as we last wrote it (else as the kernel reports
-        it): Wine answers the query with zeros, which would make each setter
-        undo the previous ones; on Windows the two agree.
+        ``0`` removes a memory or process limit.  The base is the struct as we
+        last wrote it (else as the kernel reports it): Wine answers the query
+        with zeros, which would make each setter undo the previous ones; on
+        Windows the two agree.
         """
         info = ffi.new("JOBOBJECT_EXTENDED_LIMIT_INFORMATION *")
-        if self._written is not None:
-            info[0] = self._written[0]
-        else:
-            info = self._limits()
+        info[0] = self._written[0] if self._written is not None else self._query_limits()[0]
         basic = info.BasicLimitInformation
         if job_memory is not None:
             info.JobMemoryLimit = job_memory
-            basic.LimitFlags |= LIMIT["job_memory"]
+            basic.LimitFlags = _flag(basic.LimitFlags, LimitFlag.JOB_MEMORY, job_memory > 0)
         if process_memory is not None:
             info.ProcessMemoryLimit = process_memory
-            basic.LimitFlags |= LIMIT["process_memory"]
+            basic.LimitFlags = _flag(basic.LimitFlags, LimitFlag.PROCESS_MEMORY, process_memory > 0)
         if active_processes is not None:
             basic.ActiveProcessLimit = active_processes
-            basic.LimitFlags |= LIMIT["active_process"]
+            basic.LimitFlags = _flag(basic.LimitFlags, LimitFlag.ACTIVE_PROCESS, active_processes > 0)
         if kill_on_close is not None:
-            if kill_on_close:
-                basic.LimitFlags |= LIMIT["kill_on_job_close"]
-            else:
-                basic.LimitFlags &= ~LIMIT["kill_on_job_close"]
-        k32.SetInformationJobObject(self.handle, EXTENDED_LIMITS, info)
+            basic.LimitFlags = _flag(basic.LimitFlags, LimitFlag.KILL_ON_JOB_CLOSE, kill_on_close)
+        if die_on_unhandled_exception is not None:
+            basic.LimitFlags = _flag(basic.LimitFlags, LimitFlag.DIE_ON_UNHANDLED_EXCEPTION,
+                                     die_on_unhandled_exception)
+        self._api.kernel32.SetInformationJobObject(self.handle, C.JobObjectExtendedLimitInformation,
+                                                   info)
         self._written = info
 
     def limits(self) -> dict[str, int | bool | None]:
         """The limits as the kernel holds them."""
-        info = self._limits()
+        info = self._query_limits()
         flags = info.BasicLimitInformation.LimitFlags
         return {
-            "job_memory": info.JobMemoryLimit if flags & LIMIT["job_memory"] else None,
-            "process_memory": info.ProcessMemoryLimit if flags & LIMIT["process_memory"] else None,
+            "job_memory": info.JobMemoryLimit if flags & LimitFlag.JOB_MEMORY else None,
+            "process_memory": info.ProcessMemoryLimit if flags & LimitFlag.PROCESS_MEMORY else None,
             "active_processes": (info.BasicLimitInformation.ActiveProcessLimit
-                                 if flags & LIMIT["active_process"] else None),
-            "kill_on_close": bool(flags & LIMIT["kill_on_job_close"]),
+                                 if flags & LimitFlag.ACTIVE_PROCESS else None),
+            "kill_on_close": bool(flags & LimitFlag.KILL_ON_JOB_CLOSE),
         }
+
+    def set_cpu_rate(self, *, hard_cap: int | None = None, weight: int | None = None) -> None:
+        """A hard cap (``CpuRate`` 1..10000) or a relative weight (1..9); neither removes control.
+
+        Windows allows one of the two per job.  Wine refuses this call (error 87).
+        """
+        if hard_cap is not None and weight is not None:
+            raise ValueError("a job has either a CPU hard cap or a weight, not both")
+        info = ffi.new("JOBOBJECT_CPU_RATE_CONTROL_INFORMATION *")
+        if hard_cap is not None:
+            info.ControlFlags = (C.JOB_OBJECT_CPU_RATE_CONTROL_ENABLE
+                                 | C.JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP)
+            info.CpuRate = hard_cap
+        elif weight is not None:
+            info.ControlFlags = (C.JOB_OBJECT_CPU_RATE_CONTROL_ENABLE
+                                 | C.JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED)
+            info.Weight = weight
+        self._api.kernel32.SetInformationJobObject(self.handle, C.JobObjectCpuRateControlInformation,
+                                                   info)
+
+    def set_ui_restrictions(self, limits: UiLimit = UiLimit.ALL) -> None:
+        """Forbid processes in the job the desktop operations in ``limits``."""
+        info = ffi.new("JOBOBJECT_BASIC_UI_RESTRICTIONS *")
+        info.UIRestrictionsClass = int(limits)
+        self._api.kernel32.SetInformationJobObject(self.handle, C.JobObjectBasicUIRestrictions, info)
+
+    # --- membership and accounting ----------------------------------------------------------------
 
     def assign(self, process) -> None:
         """Put a process (handle) in the job."""
-        k32.AssignProcessToJobObject(self.handle, process)
+        self._api.kernel32.AssignProcessToJobObject(self.handle, process)
+
+    def contains(self, process) -> bool:
+        """True if the process (handle) is in this job."""
+        return self._api.kernel32.IsProcessInJob(process, self.handle)
 
     def pids(self) -> list[int]:
         """Ids of the processes in the job (probe, size, ask again)."""
@@ -113,7 +194,8 @@ class JobObject:
             size = ffi.sizeof("JOBOBJECT_BASIC_PROCESS_ID_LIST") + ffi.sizeof("ULONG_PTR") * capacity
             buffer = ffi.new("char[]", size)
             listing = ffi.cast("JOBOBJECT_BASIC_PROCESS_ID_LIST *", buffer)
-            k32.QueryInformationJobObject(self.handle, PROCESS_ID_LIST, listing, size)
+            self._api.kernel32.QueryInformationJobObject(self.handle, C.JobObjectBasicProcessIdList,
+                                                         listing, size)
             if listing.NumberOfAssignedProcesses <= listing.NumberOfProcessIdsInList:
                 # Read the ids through a pointer of their own: indexing the
                 # one-element array member past [0] was seen to return only one.
@@ -124,8 +206,9 @@ class JobObject:
     def accounting(self) -> JobAccounting:
         """CPU times (seconds), process counts and peak job memory."""
         info = ffi.new("JOBOBJECT_BASIC_ACCOUNTING_INFORMATION *")
-        k32.QueryInformationJobObject(self.handle, BASIC_ACCOUNTING, info)
-        peak = self._limits().PeakJobMemoryUsed
+        self._api.kernel32.QueryInformationJobObject(self.handle,
+                                                     C.JobObjectBasicAccountingInformation, info)
+        peak = self._query_limits().PeakJobMemoryUsed
         return JobAccounting(info.TotalUserTime / 1e7, info.TotalKernelTime / 1e7,
                              info.ActiveProcesses, info.TotalProcesses, peak)
 
@@ -134,14 +217,34 @@ class JobObject:
         info = ffi.new("JOBOBJECT_ASSOCIATE_COMPLETION_PORT *")
         info.CompletionKey = ffi.cast("LPVOID", key)
         info.CompletionPort = port
-        k32.SetInformationJobObject(self.handle, ASSOCIATE_COMPLETION_PORT, info)
+        self._api.kernel32.SetInformationJobObject(
+            self.handle, C.JobObjectAssociateCompletionPortInformation, info)
+
+    # --- ending --------------------------------------------------------------------------------------
 
     def terminate(self, exit_code: int = 1) -> None:
         """Kill every process in the job."""
-        k32.TerminateJobObject(self.handle, exit_code)
+        self._api.kernel32.TerminateJobObject(self.handle, exit_code)
 
     def close(self) -> None:
         """Close the handle (kill-on-close then ends every process); idempotent."""
         if self._handle is not None:
             handle, self._handle = self._handle, None
-            k32.CloseHandle(handle)
+            self._api.kernel32.CloseHandle(handle)
+
+
+def terminate_named(name: str, exit_code: int = 1, *, api: Api = REAL) -> bool:
+    """Kill every process of the job called ``name``; ``False`` if no such job exists."""
+    try:
+        job = JobObject.open(name, api=api)
+    except NotFound:
+        return False
+    try:
+        job.terminate(exit_code)
+    finally:
+        job.close()
+    return True
+
+
+def _flag(flags: int, flag: int, on: bool) -> int:
+    return flags | flag if on else flags & ~flag

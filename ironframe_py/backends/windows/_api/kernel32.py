@@ -22,6 +22,12 @@ def CreateJobObject(name: str | None = None):
     return check_lasterror("CreateJobObjectW", _k32().CreateJobObjectW(NULL, wide(name)), NULL, name)
 
 
+def OpenJobObject(access: int, name: str):
+    """A handle to the existing job called ``name`` (ERROR_FILE_NOT_FOUND if none).
+    https://learn.microsoft.com/windows/win32/api/jobapi2/nf-jobapi2-openjobobjectw"""
+    return check_lasterror("OpenJobObjectW", _k32().OpenJobObjectW(access, 0, wide(name)), NULL, name)
+
+
 def SetInformationJobObject(job, info_class: int, info) -> None:
     """https://learn.microsoft.com/windows/win32/api/jobapi2/nf-jobapi2-setinformationjobobject"""
     check_lasterror("SetInformationJobObject",

@@ -7,7 +7,8 @@ buffers the system allocates are copied out and freed with
 
 from __future__ import annotations
 
-from .._dll import NULL, check_status, dll, text_of, wide
+from ....errors import UnsupportedOnPlatform
+from .._dll import NULL, check_status, dll, is_wine, text_of, wide
 from .._ffi import ffi
 
 USER_PRIV_USER = 1
@@ -56,6 +57,9 @@ def NetUserGetInfo(server: str | None, name: str) -> dict[str, object]:
 def NetUserSetPassword(server: str | None, name: str, password: str) -> None:
     """NetUserSetInfo at level 1003 (the password).
     https://learn.microsoft.com/windows/win32/api/lmaccess/nf-lmaccess-netusersetinfo"""
+    if is_wine():
+        raise UnsupportedOnPlatform("NetUserSetInfo", "Wine's NetUserSetInfo is an unimplemented "
+                                    "stub that aborts the calling process")
     info = ffi.new("USER_INFO_1003 *")
     keep = wide(password)
     info.usri1003_password = keep
