@@ -6,6 +6,7 @@ that our calls are accepted, not that the limit is enforced.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -140,3 +141,65 @@ def test_failures_raise_typed_errors_with_the_call_name(job):
         job.pids()
     assert "closed" in str(closed.value)
     assert issubclass(NotFound, OSCallError)
+
+
+def test_wine_stub_cpu_rate_is_refused_with_error_87_or_accepted(job):
+    """Wine answers error 87 for CPU rate control; Windows 8+ accepts it."""
+    from ironframe_py import OSCallError
+    from ironframe_py.backends.windows import _dll
+
+    try:
+        job.set_cpu_rate(hard_cap=jobs.cpu_rate_for(0.5, os.cpu_count() or 1))
+    except OSCallError as err:
+        assert _dll.is_wine() and err.winerror == 87 and err.function == "SetInformationJobObject"
+
+
+def test_ui_restrictions_are_accepted(job):
+    job.set_ui_restrictions(jobs.UiLimit.ALL)
+
+
+def test_cpu_rate_and_weight_mapping():
+    assert jobs.cpu_rate_for(1, 4) == 2500 and jobs.cpu_rate_for(64, 4) == 10_000
+    assert jobs.cpu_rate_for(0.0001, 4) == 1
+    assert jobs.weight_for(100) == 5 and jobs.weight_for(10_000) == 9 and jobs.weight_for(1) == 1
+
+
+def test_named_job_can_be_reopened_and_terminated():
+    name = f"ironframe-test-{os.getpid()}"
+    job = jobs.JobObject(name)
+    try:
+        job.set_limits(kill_on_close=True)
+        process, _ = _start_in(job)
+        try:
+            assert jobs.terminate_named(name, 5)
+            assert k32.WaitForSingleObject(process, 10_000) == 0
+            assert k32.GetExitCodeProcess(process) == 5
+        finally:
+            k32.CloseHandle(process)
+    finally:
+        job.close()
+    assert not jobs.terminate_named(name + "-never-created")
+
+
+def test_job_events_report_new_and_exit_through_the_port(job):
+    from ironframe_py.backends.windows.events import JobEvents, JobMessage
+
+    events = JobEvents()
+    try:
+        events.attach(job, 7)
+        process, pid = _start_in(job, f'"{sys.executable}" -c "pass"')
+        k32.WaitForSingleObject(process, 30_000)
+        k32.CloseHandle(process)
+        seen = []
+        for _ in range(50):
+            event = events.get(0.2)
+            if event is not None:
+                seen.append(event)
+                if event.message == JobMessage.ACTIVE_PROCESS_ZERO:
+                    break
+        assert {(e.message, e.pid) for e in seen} >= {(JobMessage.NEW_PROCESS, pid),
+                                                       (JobMessage.EXIT_PROCESS, pid)}
+        assert all(e.key == 7 for e in seen) and seen[-1].message == JobMessage.ACTIVE_PROCESS_ZERO
+    finally:
+        events.close()
+        events.close()
