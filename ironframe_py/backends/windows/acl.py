@@ -32,18 +32,21 @@ class AclEntry:
 class DirectoryAcl:
     """The protected DACL of one directory for one container user."""
 
-    def __init__(self, path: str, user_sid: bytes, *, api: Api = REAL) -> None:
+    def __init__(self, path: str, user_sid: bytes, *, admin_sid: bytes | None = None,
+                 api: Api = REAL) -> None:
         self.path = path
         self.user_sid = user_sid
+        self.admin_sid = admin_sid  # None: BUILTIN\Administrators
         self._api = api
 
     def __repr__(self) -> str:
         return f"<DirectoryAcl {self.path!r}>"
 
     def trustees(self) -> list[bytes]:
-        """The SIDs granted full control: the user, SYSTEM and Administrators."""
+        """The SIDs granted full control: the user, SYSTEM and Administrators (or the admin group)."""
         convert = self._api.advapi32.ConvertStringSidToSid
-        return [self.user_sid, convert(SYSTEM_SID), convert(ADMINISTRATORS_SID)]
+        admins = self.admin_sid if self.admin_sid is not None else convert(ADMINISTRATORS_SID)
+        return [self.user_sid, convert(SYSTEM_SID), admins]
 
     def apply(self) -> None:
         """Replace the directory's DACL with the protected three-entry one."""

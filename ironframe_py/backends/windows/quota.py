@@ -65,7 +65,7 @@ class DiskQuota:
     def check_volume(self) -> None:
         """Raise :class:`UnsupportedOnPlatform` unless quotas are *enforced* on the volume."""
         flags, _, _ = self._with_volume(self._api.ntdll.query_volume_control)
-        if flags & C.FILE_VC_QUOTA_MASK != C.FILE_VC_QUOTA_ENFORCE:
+        if not flags & C.FILE_VC_QUOTA_ENFORCE:
             state = "tracked but not enforced" if flags & C.FILE_VC_QUOTA_TRACK else "disabled"
             raise UnsupportedOnPlatform(
                 "limit_disk", f"NTFS quotas are {state} on {self.drive}; an administrator must run "

@@ -1,0 +1,473 @@
+"""WindowsBackend: composes a local user, its profile, an NTFS quota, the container
+directory with its protected DACL, and a Job Object into a container.
+
+Creation plan, in order (each resource recorded before it is made):
+
+1. the local user ``c_<18 hex>`` with a random in-memory password;
+2. with a disk limit: the user's NTFS quota on the directory's volume
+   (checked first: quotas must be enforced there);
+3. the user's profile (created now, as IronFrame learnt, not racily by the
+   first launch);
+4. the container directory, then its protected DACL (user, SYSTEM,
+   Administrators: no resource of its own, it lives on the directory);
+5. the named Job Object with kill-on-close, UI restrictions and the limits.
+   This process keeps its handle: if the host dies, Windows closes it and
+   kill-on-close ends every process of the container.
+
+Release runs in reverse: the job (killing what is left), the directory
+(files gone, so NTFS lets the quota entry go), the profile, the quota
+entry, the user.  ``release`` needs nothing but the recorded resource, so
+rollback, ``destroy`` and ``recover`` share it; "already gone" is success.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ...errors import InvalidState, NotFound, OSCallError, SpecError, UnsupportedOnPlatform, os_error
+from ...spec import Limits, ProcessSpec
+from ..base import ContainerContext, Resource, Stats, Step
+from . import acl, launch, quota, users
+from ._api import REAL, Api
+from ._ffi import C
+from ._winerror import WAIT_TIMEOUT, NERR_UserExists
+from .job import JobObject, UiLimit, cpu_rate_for, terminate_named, weight_for
+
+LOGON_TYPES = {"interactive": C.LOGON32_LOGON_INTERACTIVE, "batch": C.LOGON32_LOGON_BATCH}
+EXIT_KILLED = 1
+
+
+def job_name_for(root: str, user: str) -> str:
+    """The job's name: unique per service root and container (session namespace)."""
+    service = hashlib.sha1(os.path.normcase(root).encode("utf-8")).hexdigest()[:8]
+    return f"ironframe-{service}-{user}"
+
+
+def check_limits(limits: Limits, *, quotas: bool) -> None:
+    """Raise :class:`UnsupportedOnPlatform` for limits a Windows job or volume cannot hold."""
+    if limits.cpu_max is not None and limits.cpu_weight is not None:
+        raise UnsupportedOnPlatform("cpu_max with cpu_weight", "a Windows job has either a CPU "
+                                    "hard cap or a relative weight, not both")
+    if limits.disk is not None and not quotas:
+        raise UnsupportedOnPlatform("limit_disk", "this host's ntdll has no NT quota calls "
+                                    "(NtSetQuotaInformationFile): quotas unavailable")
+
+
+class WindowsBackend:
+    """The :class:`~ironframe_py.backends.base.Backend` for Windows (needs an administrator).
+
+    :param admin_group: the account or group given full control of container
+        directories next to SYSTEM (default ``BUILTIN\\Administrators``).
+    :param cgroup_parent: Linux only; must be ``None`` here.
+    :param groups: local groups to add each container user to (none by default;
+        IronFrame added ``IIS_IUSRS`` for the batch-logon right).
+    :param logon_type: ``"interactive"`` (default; ``Users`` may log on locally)
+        or ``"batch"`` (needs the "Log on as a batch job" right).
+    :param profiles: create and delete a profile per user (default ``True``).
+    :param api: the tier-1 calls (tests pass the in-memory fake).
+    """
+
+    platform = "windows"
+
+    def __init__(self, root: str, *, admin_group: int | str | None = None,
+                 cgroup_parent: str | None = None, groups: Sequence[str] = (),
+                 logon_type: str = "interactive", profiles: bool = True, api: Api = REAL) -> None:
+        if logon_type not in LOGON_TYPES:
+            raise SpecError("logon_type", f"must be one of {sorted(LOGON_TYPES)}", logon_type)
+        if cgroup_parent is not None:
+            raise UnsupportedOnPlatform("cgroup_parent", "Windows has job objects, not cgroups")
+        if admin_group is not None and not isinstance(admin_group, str):
+            raise SpecError("admin_group", "must be an account or group name on Windows", admin_group)
+        self.root = root
+        self.admin_group = admin_group
+        self.groups = tuple(groups)
+        self.logon_type = LOGON_TYPES[logon_type]
+        self.profiles = profiles
+        self.api = api
+        self._users: dict[str, users.LocalUser] = {}  # passwords live here only
+        self._jobs: dict[str, JobObject] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<WindowsBackend root={self.root!r} jobs={len(self._jobs)}>"
+
+    # --- host ----------------------------------------------------------------------------
+
+    def check_host(self) -> None:
+        """Raise unless this process can launch as other users (SeImpersonatePrivilege)."""
+        self.api.require("process_with_token")
+        if self.profiles:
+            self.api.require("user_profiles")
+        k32, adv = self.api.kernel32, self.api.advapi32
+        token = adv.OpenProcessToken(k32.GetCurrentProcess(),
+                                     C.TOKEN_ADJUST_PRIVILEGES | C.TOKEN_QUERY)
+        try:
+            adv.AdjustTokenPrivileges(token, "SeImpersonatePrivilege", True)
+        finally:
+            k32.CloseHandle(token)
+
+    def prepare_root(self, root: str) -> None:
+        """Nothing beyond the service's own directories: each container directory is
+        protected by its own DACL (and traversal needs no rights on Windows)."""
+
+    def uid_claimed(self, uid: int) -> bool:
+        """Windows identifies containers by user name, not uid: never claimed elsewhere."""
+        return False
+
+    def user_name(self, ctx: ContainerContext) -> str:
+        """``c_`` + 18 upper-case hex chars of SHA-1(handle)."""
+        return users.user_name_for(ctx.handle)
+
+    def make_guard(self, interval: float, on_event: Callable[[Any], None]):
+        """The polling guard (job memory by PagefileUsage, escapees by user name)."""
+        from .guard_adapter import WindowsGuardAdapter
+
+        return WindowsGuardAdapter(interval, on_event, backend=self)
+
+    def close(self) -> None:
+        """Close the job handles this service still holds (kill-on-close ends their processes)."""
+        with self._lock:
+            jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job.close()
+
+    # --- plan ----------------------------------------------------------------------------------
+
+    def plan(self, ctx: ContainerContext) -> list[Step]:
+        """Ordered creation steps for ``ctx`` (see the module docstring)."""
+        check_limits(ctx.limits, quotas=self.api.has("ntfs_quota"))
+        if self.profiles:
+            self.api.require("user_profiles")
+        name = self.user_name(ctx)
+        if users.LocalUser.exists(name, api=self.api):  # someone else's: never ours to delete
+            raise os_error("NetUserAdd", winerror=NERR_UserExists, target=name,
+                           strerror="a local account with this container's user name exists")
+        comment = f"ironframe container {ctx.handle}"
+        steps = [Step("user", lambda: self._create_user(name, comment),
+                      Resource("user", name, {"comment": comment}))]
+        if ctx.limits.disk is not None:
+            steps.append(self._quota_step(ctx, name))
+        if self.profiles:
+            steps.append(Step("profile", lambda: self._create_profile(name),
+                              Resource("profile", name)))
+        steps.append(Step("directory", lambda: _make_dir(ctx.path), Resource("dir", ctx.path)))
+        steps.append(Step("secure directory", lambda: self._secure_dir(ctx, name)))
+        job_name = job_name_for(self.root, name)
+        steps.append(Step("job", lambda: self._create_job(ctx, job_name), Resource("job", job_name)))
+        return steps
+
+    def _user(self, name: str) -> users.LocalUser:
+        with self._lock:
+            user = self._users.get(name)
+        return user if user is not None else users.LocalUser(name, None, api=self.api)
+
+    def _create_user(self, name: str, comment: str) -> Resource:
+        user = users.LocalUser.create(name, comment=comment, api=self.api)
+        with self._lock:
+            self._users[name] = user
+        for group in self.groups:
+            self.api.netapi32.NetLocalGroupAddMembers(None, group, [name])
+        return Resource("user", name, {"comment": comment, "sid": user.sid_string()})
+
+    def _quota_step(self, ctx: ContainerContext, name: str) -> Step:
+        drive = quota.volume_of(os.path.dirname(ctx.path) or ctx.path, api=self.api)
+        resource = Resource("quota", name, {"drive": drive})
+
+        def do() -> Resource:
+            user = self._user(name)
+            disk = quota.DiskQuota(drive, user.sid(), api=self.api)
+            disk.check_volume()
+            disk.set_limit(ctx.limits.disk)
+            return Resource("quota", name, {"drive": drive, "sid": user.sid_string()})
+
+        return Step("disk quota", do, resource)
+
+    def _create_profile(self, name: str) -> Resource:
+        user = self._user(name)
+        user.create_profile(self.logon_type)
+        return Resource("profile", name, {"sid": user.sid_string()})
+
+    def _secure_dir(self, ctx: ContainerContext, name: str) -> None:
+        admin_sid = None
+        if self.admin_group is not None:
+            admin_sid = self.api.advapi32.LookupAccountName(self.admin_group)[0]
+        acl.DirectoryAcl(ctx.path, self._user(name).sid(), admin_sid=admin_sid, api=self.api).apply()
+
+    def _create_job(self, ctx: ContainerContext, job_name: str) -> None:
+        job = JobObject(job_name, api=self.api)
+        with self._lock:
+            self._jobs[job_name] = job  # registered first: release() closes it on rollback
+        job.set_limits(kill_on_close=True)
+        job.set_ui_restrictions(UiLimit.ALL)
+        apply_limits(job, ctx.limits)
+
+    # --- release ---------------------------------------------------------------------------------
+
+    def release(self, resource: Resource) -> None:
+        """Remove one recorded resource; succeeds if it is already gone."""
+        kind = resource.kind
+        if kind == "job":
+            self._release_job(resource.key)
+        elif kind == "dir":
+            remove_tree(resource.key, api=self.api)
+        elif kind == "profile":
+            sid = resource.data.get("sid") or self._sid_string_or_none(resource.key)
+            if sid is not None:
+                users.delete_profile(sid, api=self.api)
+        elif kind == "quota":
+            self._release_quota(resource)
+        elif kind == "user":
+            if "sid" in resource.data or self._is_ours(resource):
+                users.delete_user(resource.key, api=self.api)
+            with self._lock:
+                self._users.pop(resource.key, None)
+        else:
+            raise ValueError(f"unknown resource kind {kind!r} in the state store")
+
+    def _release_job(self, job_name: str) -> None:
+        with self._lock:
+            job = self._jobs.pop(job_name, None)
+        if job is None:
+            terminate_named(job_name, EXIT_KILLED, api=self.api)
+            return
+        try:
+            job.terminate(EXIT_KILLED)
+        finally:
+            job.close()
+
+    def _is_ours(self, resource: Resource) -> bool:
+        """For a user step that never finished: does the account carry our comment?
+        (NetUserAdd may have failed because the name was taken by someone else.)"""
+        try:
+            info = self.api.netapi32.NetUserGetInfo(None, resource.key)
+        except NotFound:
+            return False
+        return info["comment"] == resource.data.get("comment")
+
+    def _sid_string_or_none(self, name: str) -> str | None:
+        """The user's SID if the user still exists (a step recorded but never finished)."""
+        try:
+            return self._user(name).sid_string()
+        except NotFound:
+            return None
+
+    def _release_quota(self, resource: Resource) -> None:
+        sid = resource.data.get("sid") or self._sid_string_or_none(resource.key)
+        if sid is None or "drive" not in resource.data:
+            return  # the user never existed or the step never started: no entry was made
+        sid_bytes = self.api.advapi32.ConvertStringSidToSid(sid)
+        try:
+            quota.DiskQuota(resource.data["drive"], sid_bytes, api=self.api).delete()
+        except NotFound:
+            pass  # no entry: nothing to remove
+
+    # --- runtime ---------------------------------------------------------------------------------
+
+    def open(self, ctx: ContainerContext, resources: Sequence[Resource]) -> WindowsContainerView:
+        """Runtime view of a created container (re-creating its job if this host lost it)."""
+        job_name = next((r.key for r in resources if r.kind == "job"), None)
+        disk = next((r for r in resources if r.kind == "quota"), None)
+        job = self._job_for(ctx, job_name) if job_name is not None else None
+        return WindowsContainerView(self, ctx, self.user_name(ctx), job, disk)
+
+    def _job_for(self, ctx: ContainerContext, job_name: str) -> JobObject:
+        with self._lock:
+            job = self._jobs.get(job_name)
+        if job is not None:
+            return job
+        # The host that made the job is gone, and kill-on-close took its processes
+        # with it: a fresh job of the same name serves the container from now on.
+        self._create_job(ctx, job_name)
+        with self._lock:
+            return self._jobs[job_name]
+
+
+def apply_limits(job: JobObject, limits: Limits) -> None:
+    """Write the non-``None`` fields of ``limits`` to the job."""
+    if limits.memory is not None or limits.processes is not None:
+        job.set_limits(job_memory=limits.memory, active_processes=limits.processes)
+    if limits.cpu_max is not None:
+        job.set_cpu_rate(hard_cap=cpu_rate_for(limits.cpu_max, os.cpu_count() or 1))
+    elif limits.cpu_weight is not None:
+        job.set_cpu_rate(weight=weight_for(limits.cpu_weight))
+
+
+def _make_dir(path: str) -> None:
+    os.makedirs(path, exist_ok=True)
+
+
+def remove_tree(path: str, *, api: Api = REAL) -> None:
+    """Delete a directory tree; "already gone" is success.
+
+    Read-only files are made writable and retried.  A file whose DACL the
+    container user changed to lock the host out is given our protected DACL
+    back first (needs SeTakeOwnership/SeRestore on a real host).
+    """
+    def on_error(function, target, excinfo) -> None:
+        err = excinfo[1] if isinstance(excinfo, tuple) else excinfo
+        if isinstance(err, FileNotFoundError):
+            return
+        if os.name == "nt" and isinstance(err, PermissionError):
+            _reclaim(target, api)
+        os.chmod(target, stat.S_IWRITE | stat.S_IREAD)
+        function(target)
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=on_error)
+
+
+def _reclaim(target: str, api: Api) -> None:
+    """Give SYSTEM and Administrators full control of ``target`` again."""
+    system = api.advapi32.ConvertStringSidToSid(acl.SYSTEM_SID)
+    admins = api.advapi32.ConvertStringSidToSid(acl.ADMINISTRATORS_SID)
+    entries = [(sid, C.FILE_ALL_ACCESS, C.SET_ACCESS, C.NO_INHERITANCE) for sid in (system, admins)]
+    api.advapi32.SetNamedSecurityInfo(
+        target, C.DACL_SECURITY_INFORMATION | C.OWNER_SECURITY_INFORMATION,
+        api.advapi32.SetEntriesInAcl(entries), owner=admins)
+
+
+class WindowsContainerView:
+    """Processes, usage and limits of one Windows container."""
+
+    def __init__(self, backend: WindowsBackend, ctx: ContainerContext, user_name: str,
+                 job: JobObject | None, disk: Resource | None) -> None:
+        self.backend = backend
+        self.ctx = ctx
+        self.user_name = user_name
+        self.job = job
+        self.disk = disk
+        self._api = backend.api
+
+    def __repr__(self) -> str:
+        return f"<WindowsContainerView {self.ctx.handle!r} user={self.user_name} {self.job!r}>"
+
+    def _job(self) -> JobObject:
+        if self.job is None:
+            raise InvalidState("incomplete", "run or measure processes",
+                               f"{self.ctx.handle!r} has no job (its creation never finished)")
+        return self.job
+
+    def spawn(self, spec: ProcessSpec, env: Mapping[str, str],
+              stdio: Sequence[int | None]) -> launch.WindowsProcess:
+        """Start ``spec`` as the container user, suspended, in the job, then resumed."""
+        cwd = os.path.join(self.ctx.path, *spec.cwd.split("/")) if spec.cwd else self.ctx.path
+        full_env = {**_system_env(), "USERPROFILE": self.ctx.path, "TEMP": self.ctx.path,
+                    "TMP": self.ctx.path, **env}
+        user = self.backend._user(self.user_name)
+        if user.password is None:
+            user.reset_password()  # the service restarted: only a new password lets us log on
+            with self.backend._lock:
+                self.backend._users[self.user_name] = user
+        token = user.logon(self.backend.logon_type)
+        try:
+            return launch.spawn(self._job(), list(spec.argv), full_env, cwd, stdio, token=token,
+                                api=self._api)
+        finally:
+            users.close_token(token, api=self._api)
+
+    def pids(self) -> list[int]:
+        """Every process in the container's job (none if it never got one)."""
+        return self.job.pids() if self.job is not None else []
+
+    def kill_all(self, timeout: float) -> None:
+        """Terminate the job's processes and the user's escapees; wait until none is left."""
+        if self.job is not None:
+            self.job.terminate(EXIT_KILLED)
+        kill_escapees(self.user_name, set(), self._api)
+        deadline = time.monotonic() + timeout
+        while self.pids():
+            if time.monotonic() > deadline:
+                raise os_error("TerminateJobObject", winerror=WAIT_TIMEOUT, target=self.ctx.handle,
+                               strerror=f"processes still in the job after {timeout} s")
+            time.sleep(0.01)
+
+    def signal_all(self, sig: int) -> None:
+        """Windows has no signals: every process of the container is terminated."""
+        if self.job is not None:
+            self.job.terminate(EXIT_KILLED)
+
+    def stats(self) -> Stats:
+        """Usage from the job's accounting, its processes' commit, and the quota."""
+        job = self._job()
+        accounting = job.accounting()
+        limits = self.ctx.limits
+        disk_usage = disk_limit = None
+        if self.disk is not None:
+            entry = self._quota().query()
+            if entry is not None:
+                disk_usage, disk_limit = entry
+        return Stats(memory_usage=memory_of(job.pids(), self._api),
+                     memory_peak=accounting.peak_job_memory or None, memory_limit=limits.memory,
+                     cpu_time=accounting.user_time + accounting.kernel_time,
+                     processes=accounting.active_processes, process_limit=limits.processes,
+                     disk_usage=disk_usage, disk_limit=disk_limit,
+                     disk_method="quota" if self.disk is not None else None)
+
+    def _quota(self) -> quota.DiskQuota:
+        assert self.disk is not None
+        sid = self._api.advapi32.ConvertStringSidToSid(self.disk.data["sid"])
+        return quota.DiskQuota(self.disk.data["drive"], sid, api=self._api)
+
+    def set_limits(self, limits: Limits) -> None:
+        """Apply the non-``None`` fields of ``limits`` to the running job (and the quota)."""
+        check_limits(limits, quotas=True)
+        if limits.disk is not None:
+            if self.disk is None:
+                raise UnsupportedOnPlatform(
+                    "limit_disk", "a disk limit can only be changed on a container created with one")
+            self._quota().set_limit(limits.disk)
+        apply_limits(self._job(), limits)
+
+    def close(self) -> None:
+        """The job handle belongs to the backend (it must outlive views); nothing to release."""
+
+
+def memory_of(pids: Sequence[int], api: Api = REAL) -> int:
+    """Sum of the processes' commit (PagefileUsage; Wine reports PrivateUsage as 0).
+    Processes that exit while being read are skipped."""
+    total = 0
+    access = C.PROCESS_QUERY_LIMITED_INFORMATION | C.PROCESS_VM_READ
+    for pid in pids:
+        try:
+            handle = api.kernel32.OpenProcess(access, pid)
+        except OSCallError:
+            continue  # gone (or not ours to read) between listing and opening
+        try:
+            total += api.kernel32.GetProcessMemoryInfo(handle).PagefileUsage
+        except OSCallError:
+            pass  # it exited meanwhile; its memory is no longer in use
+        finally:
+            api.kernel32.CloseHandle(handle)
+    return total
+
+
+def kill_escapees(user_name: str, keep: set[int], api: Api = REAL) -> list[int]:
+    """Terminate processes running as ``user_name`` (outside ``keep``); return their pids."""
+    if os.name != "nt":
+        return []
+    import psutil
+
+    killed = []
+    suffix = "\\" + user_name.lower()
+    for process in psutil.process_iter(["username"]):
+        owner = (process.info.get("username") or "").lower()
+        if (owner == user_name.lower() or owner.endswith(suffix)) and process.pid not in keep:
+            try:
+                process.kill()
+                killed.append(process.pid)
+            except psutil.Error:
+                continue  # exited already, or vanished between listing and killing
+    return killed
+
+
+def _system_env() -> dict[str, str]:
+    """The few variables most Windows programs cannot start without."""
+    names = ("SystemRoot", "SystemDrive", "windir", "ComSpec", "PATHEXT")
+    return {name: os.environ[name] for name in names if name in os.environ}
