@@ -1,225 +1,167 @@
-"""Disk limits: the loop filesystem for real (root, loop devices) and the quota path.
+"""Disk limits as the backend sees them: method choice, the recorded resource, sizes.
 
-The project-quota path cannot run here (the CI kernel has no CONFIG_QUOTA):
-it is tested against a fake binding layer that records every call, labelled
-``fake_binding`` -- plus the real facts that decide it is not used here.
+Real tests use a loop filesystem (root, loop devices) and check it with
+independent tools; the quota method runs against the fake binding layer of
+``test_linux_quota`` and says so in its test names (``fake_binding``).
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
+import json
 import os
-import shutil
-import subprocess
-import tempfile
 
 import pytest
 from _support import need_root
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_linux_loopfs import MIB, Place, _losetup, _mountinfo_entry, _write_as
+from test_linux_quota import HAS_QUOTA_KERNEL, PRJQUOTA, Q_SETQUOTA, FakeDiskLib
 
-from ironframe_py import OSCallError, UnsupportedOnPlatform
-from ironframe_py.backends.base import Resource
+from ironframe_py import UnsupportedOnPlatform
+from ironframe_py.backends.base import ContainerContext, Resource
+from ironframe_py.spec import MAX_BYTES, MIN_DISK, Limits
 
-UID = 1_899_002
+UID = 2_000_321
 
 
-@pytest.fixture
-def place():
-    """A root-only image dir and a mount point, removed (with any mount) afterwards."""
+def _ctx(path: str, disk: int, handle: str = "box") -> ContainerContext:
+    return ContainerContext(handle=handle, uid=UID, gid=UID, path=path, limits=Limits(disk=disk),
+                            env={})
+
+
+# --- choosing the method ----------------------------------------------------------------------
+
+def test_choose_method_is_loopfs_on_this_kernel():
+    from ironframe_py.backends.linux import disk
+
+    if not HAS_QUOTA_KERNEL:  # this CI kernel: quotactl is ENOSYS everywhere
+        assert disk.choose_method("/tmp") == "loopfs"
+        assert disk.choose_method("/") == "loopfs"
+
+
+def test_choose_method_is_loopfs_on_ext4_without_prjquota(request):
+    """True on any kernel: a filesystem mounted without project quotas gets a loopfs."""
+    need_root()
+    from ironframe_py.backends.linux import disk, loopfs
+
+    image, mountpoint = Place(request).pair("plain")
+    loopfs.create(image, mountpoint, 8 * MIB, 0, 0)
+    assert disk.choose_method(mountpoint) == "loopfs"
+
+
+@pytest.mark.fake_binding
+def test_fake_binding_choose_method_is_quota_when_q_getinfo_answers(monkeypatch, tmp_path):
+    from ironframe_py.backends.linux import disk, disk_api
+
+    monkeypatch.setattr(disk_api, "lib", FakeDiskLib())
+    assert disk.choose_method(str(tmp_path)) == "quota"
+
+
+# --- the loopfs resource, for real ------------------------------------------------------------
+
+def test_loopfs_resource_lifecycle(request):
+    need_root()
+    from ironframe_py.backends.linux import disk
+
+    place = Place(request)
+    image, mountpoint = place.pair("box")
+    resource = disk.resource_for("loopfs", place.images, _ctx(mountpoint, 16 * MIB))
+    assert resource.key == image and json.loads(json.dumps(resource.data)) == resource.data
+    created = disk.create(resource)
+    assert (created.kind, created.key) == (resource.kind, resource.key)
+    assert _losetup(image) == [created.data["device"]] and created.data["fstype"] == "ext4"
+    assert json.loads(json.dumps(created.data)) == created.data  # the store keeps it as JSON
+    assert disk.method_of(created) == "loopfs"
+    with open(os.path.join(mountpoint, "data"), "wb") as file:
+        file.write(b"x" * MIB)
+        os.fsync(file.fileno())
+    used, limit = disk.usage(created)
+    assert MIB <= used <= limit == 16 * MIB
+    with pytest.raises(UnsupportedOnPlatform) as info:
+        disk.resize(created, 32 * MIB)
+    assert info.value.feature == "limit_disk"
+    disk.remove(resource)  # the intent alone is enough: the device is found again
+    assert _mountinfo_entry(mountpoint) is None and _losetup(image) == []
+    assert not os.path.exists(image) and disk.usage(resource) == (None, 16 * MIB)
+    disk.remove(created)
+
+
+_names = itertools.count()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.integers(min_value=MIN_DISK, max_value=6 * MIB))
+def test_a_loopfs_never_holds_more_than_its_size(request, size):
+    """Any byte count, aligned or not: the filesystem and what a writer gets fit in it."""
     need_root()
     from ironframe_py.backends.linux import loopfs
 
-    top = tempfile.mkdtemp(prefix="ironframe-disktest-", dir="/tmp")
-    os.chmod(top, 0o711)  # the writer runs as UID and must reach the mount point
-    image, mountpoint = os.path.join(top, "box.img"), os.path.join(top, "box")
-    os.mkdir(mountpoint)
-    yield loopfs, image, mountpoint
-    loopfs.remove(image, mountpoint)
-    shutil.rmtree(top)
-
-
-def _losetup(image: str) -> str:
-    return subprocess.run(["losetup", "-j", image], capture_output=True, text=True).stdout.strip()
-
-
-def _write_as(uid: int, path: str, limit: int) -> tuple[int, int]:
-    """Write up to 4x ``limit`` bytes as ``uid`` in a child; return (errno, bytes written)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-        written, code = 0, 0
-        try:
-            with open(path, "wb", buffering=0) as file:
-                while written < 4 * limit:
-                    written += file.write(b"x" * 65536)
-        except OSError as err:
-            code = err.errno
-        os.write(write_end, f"{code} {written}".encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        code, written = map(int, pipe.read().split())
-    os.waitpid(pid, 0)
-    return code, written
-
-
-def test_loopfs_limits_writes_and_is_removed_completely(place):
-    loopfs, image, mountpoint = place
-    facts = loopfs.create(image, mountpoint, 16 << 20, UID, UID)
-    with open("/proc/self/mountinfo") as mountinfo:
-        assert any(line.split()[4] == mountpoint for line in mountinfo)
-    assert os.stat(mountpoint).st_uid == UID and facts["device"] in _losetup(image)
-    code, written = _write_as(UID, os.path.join(mountpoint, "fill"), 16 << 20)
-    assert code == errno.ENOSPC and written <= 16 << 20
-    loopfs.remove(image, mountpoint)
-    assert loopfs.mount_source(mountpoint) is None
-    assert _losetup(image) == "" and not os.path.exists(image) and os.path.isdir(mountpoint)
-    loopfs.remove(image, mountpoint)  # idempotent
-
-
-def test_remove_after_only_the_image_was_made(place):
-    loopfs, image, mountpoint = place
-    with open(image, "wb") as file:
-        file.truncate(1 << 20)
-    loopfs.remove(image, mountpoint)
-    assert not os.path.exists(image)
-
-
-def test_remove_after_attach_without_mount(place):
-    loopfs, image, mountpoint = place
-    with open(image, "wb") as file:
-        file.truncate(8 << 20)
-    device, fd = loopfs.attach(image)
+    image, mountpoint = Place(request).pair(f"size{next(_names)}")
+    loopfs.create(image, mountpoint, size, UID, UID)
     try:
-        assert device in _losetup(image)
-        loopfs.remove(image, mountpoint)  # the host "died" before mount(2)
-        assert _losetup(image) == "" and not os.path.exists(image)
+        used, total = loopfs.usage(mountpoint)
+        assert used <= total <= size and os.stat(image).st_size == size
+        code, written = _write_as(UID, os.path.join(mountpoint, "fill"), size)
+        assert code == errno.ENOSPC and 0 < written <= size
     finally:
-        os.close(fd)
+        loopfs.remove(image, mountpoint)
 
 
-def test_remove_refuses_a_mount_that_is_not_ours(place):
-    loopfs, image, mountpoint = place
-    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", mountpoint], check=True)
-    try:
-        with pytest.raises(OSCallError, match="not from this container's image"):
-            loopfs.remove(image, mountpoint)
-        assert loopfs.mount_source(mountpoint) == "tmpfs"
-    finally:
-        subprocess.run(["umount", mountpoint], check=True)
+# --- the quota resource, against the fake binding -----------------------------------------------
+
+@pytest.mark.fake_binding
+def test_fake_binding_quota_resource_lifecycle(monkeypatch, tmp_path):
+    from ironframe_py.backends.linux import disk, disk_api, quota
+
+    lib = FakeDiskLib(dqblk={"curspace": 4096})
+    monkeypatch.setattr(disk_api, "lib", lib)
+    path = str(tmp_path / "box")
+    resource = disk.resource_for("quota", "/unused", _ctx(path, 16 * MIB))  # before the dir exists
+    assert resource.data == {"project": UID, "size": 16 * MIB, "device": quota.device_of(str(tmp_path))}
+    os.mkdir(path)
+    assert disk.create(resource) == resource
+    kinds = [call.get("command", call.get("request")) for call in lib.calls]
+    # The limit exists before the directory is charged to the project: no write escapes it.
+    assert kinds == [Q_SETQUOTA, lib.real.FS_IOC_FSGETXATTR, lib.real.FS_IOC_FSSETXATTR]
+    assert lib.calls[0]["type"] == PRJQUOTA and lib.calls[0]["id"] == UID
+    assert lib.calls[2]["fsxattr"]["projid"] == UID
+    assert disk.usage(resource) == (4096, 16 * MIB) and disk.method_of(resource) == "quota"
+    bigger = disk.resize(resource, 32 * MIB)
+    assert bigger.data["size"] == 32 * MIB and lib.calls[-1]["dqblk"]["bhardlimit"] == 32 * 1024
+    disk.remove(bigger)
+    assert lib.calls[-1]["command"] == Q_SETQUOTA and lib.calls[-1]["dqblk"]["bhardlimit"] == 0
 
 
-def test_two_filesystems_get_two_devices(place):
-    loopfs, image, mountpoint = place
-    other_image, other_mount = image + "2", mountpoint + "2"
-    os.mkdir(other_mount)
-    try:
-        first = loopfs.create(image, mountpoint, 8 << 20, UID, UID)["device"]
-        second = loopfs.create(other_image, other_mount, 8 << 20, UID, UID)["device"]
-        assert first != second
-    finally:
-        loopfs.remove(other_image, other_mount)
-        os.rmdir(other_mount)
+@pytest.mark.fake_binding
+@given(size=st.integers(min_value=MIN_DISK, max_value=MAX_BYTES))
+def test_fake_binding_quota_limit_is_the_size_rounded_up_to_kib(size):
+    from ironframe_py.backends.linux import disk_api, quota
+
+    lib = FakeDiskLib()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(disk_api, "lib", lib)
+        quota.set_limit("/dev/sdz1", UID, size)
+    blocks = lib.calls[0]["dqblk"]["bhardlimit"]
+    assert (blocks - 1) * 1024 < size <= blocks * 1024
 
 
-def test_loopfs_cannot_change_size():
+@given(handle=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", fullmatch=True),
+       size=st.integers(min_value=MIN_DISK, max_value=MAX_BYTES))
+def test_loopfs_resource_keeps_the_image_outside_the_container(handle, size):
     from ironframe_py.backends.linux import disk
 
-    resource = Resource("loopfs", "/x.img", {"mountpoint": "/x", "size": 1 << 20})
-    with pytest.raises(UnsupportedOnPlatform) as info:
-        disk.resize(resource, 2 << 20)
-    assert info.value.feature == "limit_disk"
+    resource = disk.resource_for("loopfs", "/srv/root/images",
+                                 _ctx(f"/srv/root/containers/{handle}", size, handle))
+    assert os.path.dirname(resource.key) == "/srv/root/images"
+    assert resource.data["size"] == size and resource.data["mountpoint"].endswith(handle)
+    assert json.loads(json.dumps(resource.data)) == resource.data
 
 
-# --- the quota path ---------------------------------------------------------------------------
+def test_resource_kinds_are_the_methods():
+    from ironframe_py.backends.linux import disk
 
-def test_no_quota_support_here_so_loopfs_is_chosen():
-    """Real facts of this kernel: quotactl answers ENOSYS, so containers get a loopfs."""
-    from ironframe_py.backends.linux import disk, quota
-
-    if quota.supported("/tmp"):
-        assert disk.choose_method("/tmp") == "quota"
-    else:
-        assert disk.choose_method("/tmp") == "loopfs"
-
-
-def test_project_id_reads_back_on_a_real_ext4_file(place):
-    """FS_IOC_FSGETXATTR works without quota support: the call and struct are right."""
-    loopfs, image, mountpoint = place
-    loopfs.create(image, mountpoint, 8 << 20, UID, UID)
-    from ironframe_py.backends.linux import quota
-
-    project, flags = quota.get_project(mountpoint)
-    assert project == 0 and isinstance(flags, int)
-
-
-class FakeQuotaApi:
-    """Fake binding layer: records quotactl/ioctl calls and the structs passed (fake_binding)."""
-
-    def __init__(self, fail_errno: int | None = None) -> None:
-        from ironframe_py.backends.linux._native import ffi, lib
-
-        self.ffi, self.lib, self.fail_errno, self.calls = ffi, lib, fail_errno, []
-
-    def quotactl(self, cmd, special, qid, addr):
-        block = self.ffi.cast("struct if_dqblk *", addr)
-        self.calls.append(("quotactl", cmd, special, qid,
-                           block.dqb_bhardlimit, block.dqb_valid))
-        if self.fail_errno:
-            self.ffi.errno = self.fail_errno
-            return -1
-        block.dqb_curspace = 12345
-        return 0
-
-    def ioctl(self, fd, request, attr):
-        self.calls.append(("ioctl", request))
-        if request == self.lib.FS_IOC_FSGETXATTR:
-            attr.fsx_xflags = 0
-        else:
-            self.calls.append(("set", attr.fsx_projid, attr.fsx_xflags))
-        return 0
-
-
-@pytest.mark.fake_binding
-def test_fake_binding_quota_set_limit_passes_exact_command_and_blocks(monkeypatch):
-    from ironframe_py.backends.linux import quota
-
-    fake = FakeQuotaApi()
-    monkeypatch.setattr(quota, "api", fake)
-    quota.set_limit("/dev/sdz1", 1_900_001, 10 * 1024 + 1)
-    (name, cmd, special, qid, blocks, valid), = fake.calls
-    assert cmd == quota.qcmd(fake.lib.Q_SETQUOTA, fake.lib.PRJQUOTA)
-    assert (special, qid, blocks, valid) == (b"/dev/sdz1", 1_900_001, 11, fake.lib.QIF_BLIMITS)
-    assert quota.get_usage("/dev/sdz1", 1_900_001)[0] == 12345
-
-
-@pytest.mark.fake_binding
-def test_fake_binding_set_project_sets_id_and_inherit_flag(monkeypatch, tmp_path):
-    from ironframe_py.backends.linux import quota
-
-    fake = FakeQuotaApi()
-    monkeypatch.setattr(quota, "api", fake)
-    quota.set_project(str(tmp_path), 1_900_007)
-    assert ("set", 1_900_007, fake.lib.FS_XFLAG_PROJINHERIT) in fake.calls
-
-
-@pytest.mark.fake_binding
-def test_fake_binding_quota_errors_are_typed_and_clear_tolerates_missing(monkeypatch):
-    from ironframe_py.backends.linux import quota
-
-    monkeypatch.setattr(quota, "api", FakeQuotaApi(fail_errno=errno.EPERM))
-    with pytest.raises(PermissionError) as info:
-        quota.set_limit("/dev/sdz1", 5, 1 << 20)
-    assert info.value.function == "quotactl(Q_SETQUOTA)"
-    monkeypatch.setattr(quota, "api", FakeQuotaApi(fail_errno=errno.ESRCH))
-    quota.clear("/dev/sdz1", 5)
-
-
-def test_qcmd_matches_the_c_macro():
-    from ironframe_py.backends.linux._native import lib
-
-    from ironframe_py.backends.linux import quota
-
-    assert quota.qcmd(lib.Q_GETINFO, lib.PRJQUOTA) == ((0x800005 << 8) | 2) - (1 << 32)
+    assert set(disk.KINDS) == {"loopfs", "quota"}
+    with pytest.raises(KeyError):
+        disk.remove(Resource("tape", "/x"))

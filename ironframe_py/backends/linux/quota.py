@@ -1,113 +1,116 @@
 """Project quotas on a container directory (ext4 ``prjquota``, XFS ``pquota``) (tier 2).
 
-The directory gets a project id (the container's uid) with
-``FS_XFLAG_PROJINHERIT`` through ``FS_IOC_FSSETXATTR``, and the project a
-hard block limit through ``quotactl(Q_SETQUOTA, PRJQUOTA)``.  Kernels built
-without ``CONFIG_QUOTA`` answer ``quotactl`` with ``ENOSYS``; then
-:func:`supported` is false and the backend uses :mod:`.loopfs` instead.
+The directory gets a project id -- the caller passes the container's uid --
+and ``FS_XFLAG_PROJINHERIT`` through ``FS_IOC_FSSETXATTR``, so everything
+created below it is charged to that project; the project gets a hard block
+limit through ``quotactl(Q_SETQUOTA, PRJQUOTA)``.
 
-The calls go through :data:`api` (the ``_native`` lib by default) so tests
-can substitute a fake binding and check every argument.
+Kernels built without ``CONFIG_QUOTA`` answer ``quotactl`` with ``ENOSYS``,
+and a filesystem mounted without project quotas with ``ESRCH``; then
+:func:`supported` is false and the disk limit uses :mod:`.loopfs` instead.
+
+All OS calls go through :mod:`.disk_api` (tier 1); the tests run this module
+against a fake ``disk_api.lib`` that records the exact commands and structs.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 
 from ...errors import os_error
-from ._native import ffi, lib
+from . import disk_api
+from ._native import lib
 
-api = lib
-QUOTA_BLOCK = 1024  # if_dqblk block limits are in 1 KiB "QIF blocks"
-_SUBCMD_SHIFT = 8
-_UNSUPPORTED = (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.ESRCH, errno.ENOTBLK, errno.ENODEV)
+__all__ = ["supported", "device_of", "get_project", "set_project", "set_limit", "get_usage",
+           "clear", "blocks_for", "QUOTA_BLOCK"]
+
+QUOTA_BLOCK = 1024  # if_dqblk block limits count 1024-byte "QIF blocks" (dqb_curspace is in bytes)
+
+# quotactl errors that mean "no project quotas here", not "something broke":
+# ENOSYS no CONFIG_QUOTA; ESRCH quotas off for the type; EINVAL/ENOTSUP/ENOTTY
+# the filesystem has none; ENOTBLK/ENODEV/ENOENT no block device behind the path.
+_UNSUPPORTED = frozenset({errno.ENOSYS, errno.ESRCH, errno.EINVAL, errno.ENOTSUP, errno.ENOTTY,
+                          errno.ENOTBLK, errno.ENODEV, errno.ENOENT})
+# clear(): the limit is gone already, or can no longer exist.
+_GONE = frozenset({errno.ENOENT, errno.ESRCH, errno.ENOSYS})
+_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
-def qcmd(command: int, kind: int) -> int:
-    """The ``QCMD(cmd, type)`` macro of <sys/quota.h>, as the signed int quotactl takes."""
-    value = ((command << _SUBCMD_SHIFT) | (kind & 0x00FF)) & 0xFFFFFFFF
-    return value - (1 << 32) if value >= 1 << 31 else value
+def blocks_for(size: int) -> int:
+    """QIF blocks for a limit of ``size`` bytes, rounded up (the limit is never below ``size``)."""
+    return -(-size // QUOTA_BLOCK)
 
 
 def device_of(path: str) -> str:
-    """The block device holding ``path`` (from /proc/self/mountinfo)."""
+    """The mount source (block device) of the filesystem holding ``path``, from /proc/self/mountinfo."""
     st_dev = os.stat(path).st_dev
     wanted = f"{os.major(st_dev)}:{os.minor(st_dev)}"
+    source = None
     with open("/proc/self/mountinfo") as mountinfo:
         for line in mountinfo:
             fields = line.split()
             if fields[2] == wanted:
-                return fields[fields.index("-") + 2]
-    raise os_error("stat", errno=errno.ENODEV, target=path, strerror="no mount for this device")
+                source = fields[fields.index("-") + 2]
+    if source is None:
+        raise os_error("stat", errno=errno.ENODEV, target=path, strerror="no mount of this device")
+    return _ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), source)
 
 
 def supported(path: str) -> bool:
-    """True if project quotas are on for the filesystem holding ``path``."""
+    """True if project quotas are on for the filesystem holding ``path`` (``Q_GETINFO``)."""
     try:
         device = device_of(path)
     except OSError:
         return False
-    info = ffi.new("struct if_dqinfo *")
-    if api.quotactl(qcmd(lib.Q_GETINFO, lib.PRJQUOTA), device.encode(), 0,
-                    ffi.cast("char *", info)) == 0:
-        return True
-    if ffi.errno in _UNSUPPORTED:
-        return False
-    raise os_error("quotactl(Q_GETINFO)", errno=ffi.errno, target=device)
+    try:
+        disk_api.quotactl_getinfo(device, lib.PRJQUOTA)
+    except OSError as err:
+        if err.errno in _UNSUPPORTED:
+            return False
+        raise
+    return True
 
 
 def get_project(path: str) -> tuple[int, int]:
-    """``(project id, xflags)`` of ``path``."""
+    """``(project id, FS_XFLAG_* flags)`` of ``path``."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        attr = ffi.new("struct fsxattr *")
-        if api.ioctl(fd, lib.FS_IOC_FSGETXATTR, attr) < 0:
-            raise os_error("ioctl(FS_IOC_FSGETXATTR)", errno=ffi.errno, target=path)
-        return attr.fsx_projid, attr.fsx_xflags
+        attr = disk_api.fs_ioc_fsgetxattr(fd, path)
+    finally:
+        os.close(fd)
+    return attr.projid, attr.xflags
+
+
+def set_project(path: str, projid: int) -> None:
+    """Charge ``path`` and everything later created below it to project ``projid``."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        attr = disk_api.fs_ioc_fsgetxattr(fd, path)
+        changed = disk_api.FsXattr(attr.xflags | lib.FS_XFLAG_PROJINHERIT, attr.extsize,
+                                   attr.nextents, projid, attr.cowextsize)
+        disk_api.fs_ioc_fssetxattr(fd, changed, path)
     finally:
         os.close(fd)
 
 
-def set_project(path: str, project: int) -> None:
-    """Give ``path`` project id ``project``, inherited by everything created below it."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def set_limit(device: str, projid: int, size: int) -> None:
+    """Hard block limit of ``size`` bytes (rounded up to whole KiB) for project ``projid``."""
+    limits = disk_api.DqBlk(bhardlimit=blocks_for(size), bsoftlimit=0, valid=lib.QIF_BLIMITS)
+    disk_api.quotactl_setquota(device, lib.PRJQUOTA, projid, limits)
+
+
+def get_usage(device: str, projid: int) -> tuple[int, int | None]:
+    """``(bytes used, hard limit in bytes or None)`` of project ``projid``."""
+    current = disk_api.quotactl_getquota(device, lib.PRJQUOTA, projid)
+    return current.curspace, current.bhardlimit * QUOTA_BLOCK or None
+
+
+def clear(device: str, projid: int) -> None:
+    """Remove the block limits of ``projid``; a limit that is gone already is fine."""
     try:
-        attr = ffi.new("struct fsxattr *")
-        if api.ioctl(fd, lib.FS_IOC_FSGETXATTR, attr) < 0:
-            raise os_error("ioctl(FS_IOC_FSGETXATTR)", errno=ffi.errno, target=path)
-        attr.fsx_projid = project
-        attr.fsx_xflags |= lib.FS_XFLAG_PROJINHERIT
-        if api.ioctl(fd, lib.FS_IOC_FSSETXATTR, attr) < 0:
-            raise os_error("ioctl(FS_IOC_FSSETXATTR)", errno=ffi.errno, target=path)
-    finally:
-        os.close(fd)
-
-
-def set_limit(device: str, project: int, size: int) -> None:
-    """Hard block limit of ``size`` bytes (rounded up to 1 KiB) for ``project``."""
-    block = ffi.new("struct if_dqblk *")
-    block.dqb_bhardlimit = block.dqb_bsoftlimit = -(-size // QUOTA_BLOCK)
-    block.dqb_valid = lib.QIF_BLIMITS
-    if api.quotactl(qcmd(lib.Q_SETQUOTA, lib.PRJQUOTA), device.encode(), project,
-                    ffi.cast("char *", block)) < 0:
-        raise os_error("quotactl(Q_SETQUOTA)", errno=ffi.errno, target=f"{device} project {project}")
-
-
-def get_usage(device: str, project: int) -> tuple[int, int | None]:
-    """``(bytes used, limit in bytes or None)`` of ``project``."""
-    block = ffi.new("struct if_dqblk *")
-    if api.quotactl(qcmd(lib.Q_GETQUOTA, lib.PRJQUOTA), device.encode(), project,
-                    ffi.cast("char *", block)) < 0:
-        raise os_error("quotactl(Q_GETQUOTA)", errno=ffi.errno, target=f"{device} project {project}")
-    limit = block.dqb_bhardlimit * QUOTA_BLOCK or None
-    return block.dqb_curspace, limit
-
-
-def clear(device: str, project: int) -> None:
-    """Remove the limit of ``project``; a quota that is already gone is fine."""
-    block = ffi.new("struct if_dqblk *")
-    block.dqb_valid = lib.QIF_BLIMITS
-    if api.quotactl(qcmd(lib.Q_SETQUOTA, lib.PRJQUOTA), device.encode(), project,
-                    ffi.cast("char *", block)) < 0 and ffi.errno not in (errno.ENOENT, errno.ESRCH):
-        raise os_error("quotactl(Q_SETQUOTA)", errno=ffi.errno, target=f"{device} project {project}")
+        disk_api.quotactl_setquota(device, lib.PRJQUOTA, projid, disk_api.DqBlk(valid=lib.QIF_BLIMITS))
+    except OSError as err:
+        if err.errno not in _GONE:
+            raise
