@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -324,3 +325,40 @@ def test_attach_retries_when_the_free_device_was_taken_in_between(place, monkeyp
     second = loopdev.attach(second_image)
     assert second != taken and answers == []
     assert _losetup(first_image) == [taken] and _losetup(second_image) == [second]
+
+
+def test_attach_falls_back_to_set_fd_and_set_status_before_linux_5_8(place, monkeypatch):
+    """Kernels before 5.8 answer LOOP_CONFIGURE with EINVAL: LOOP_SET_FD + LOOP_SET_STATUS64, for real."""
+    from ironframe_py.backends.linux import disk_api, loopdev
+    from ironframe_py.errors import os_error
+
+    def old_kernel(fd, backing_fd, info, target):
+        raise os_error("ioctl(LOOP_CONFIGURE)", errno=errno.EINVAL, target=target)
+
+    monkeypatch.setattr(disk_api, "loop_configure", old_kernel)
+    image, _ = place.bare_image("oldkernel", 4 * MIB)
+    device = loopdev.attach(image)
+    assert _losetup(image) == [device] and loopdev.find_by_backing_file(image) == [device]
+    holder = os.open(device, os.O_RDONLY)  # stands in for the mount
+    try:
+        loopdev.set_autoclear(device)
+        with open(f"/sys/block/{os.path.basename(device)}/loop/autoclear") as file:
+            assert file.read().strip() == "1"
+    finally:
+        os.close(holder)
+    assert _losetup(image) == []  # the last user closed it: autoclear detached it
+
+
+def test_missing_device_node_is_made(request):
+    """A minimal /dev lacks /dev/loopN for a new device: the node is made (block, major 7)."""
+    need_root()
+    from ironframe_py.backends.linux import loopdev
+
+    number = next(n for n in range(250, 1000) if not os.path.exists(f"/dev/loop{n}")
+                  and not os.path.exists(f"/sys/block/loop{n}"))
+    path = f"/dev/loop{number}"
+    request.addfinalizer(lambda: os.path.exists(path) and os.unlink(path))
+    assert loopdev._device_node(number) == path
+    st = os.stat(path)
+    assert stat.S_ISBLK(st.st_mode) and (os.major(st.st_rdev), os.minor(st.st_rdev)) == (7, number)
+    assert loopdev._device_node(number) == path  # exists now: left as it is

@@ -90,7 +90,11 @@ def attach(image_path: str) -> str:
 
 
 def set_autoclear(device: str) -> None:
-    """Make ``device`` detach itself when its last user (the mount) closes it."""
+    """Make ``device`` detach itself when its last user (the mount) closes it.
+
+    Call it only while something else holds the device open: this call's own
+    close would otherwise be the last one and detach the device at once.
+    """
     fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
     try:
         info = disk_api.loop_get_status64(fd, device)
