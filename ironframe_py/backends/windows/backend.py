@@ -224,7 +224,9 @@ class WindowsBackend:
         elif kind == "quota":
             self._release_quota(resource)
         elif kind == "user":
-            if "sid" in resource.data or self._is_ours(resource):
+            with self._lock:
+                made_here = resource.key in self._users  # NetUserAdd succeeded in this process
+            if "sid" in resource.data or made_here or self._is_ours(resource):
                 users.delete_user(resource.key, api=self.api)
             with self._lock:
                 self._users.pop(resource.key, None)
