@@ -1,135 +1,110 @@
-"""POSIX ACL entries on a container directory, through libacl (tier 2).
+"""Named-group POSIX ACL entries on a path, through libacl (tier 2).
 
-Only named-group entries are managed: :func:`grant_group` adds (or replaces)
-``group:<gid>:<perms>`` in the access ACL and, for directories, the default
-ACL, then recomputes the mask.  Every ``acl_t`` is freed before returning.
+The container directory is owned by the container uid with mode 0700; the
+host's admin group gets in through a named-group entry
+(``group:<gid>:rwx``).  :func:`grant_group` puts that entry in the access
+ACL and, for a directory, in the default ACL too, so files the container
+creates inherit it and stay readable by the admins.  The ``mask`` entry is
+recomputed on every change (as ``setfacl`` does), so the entry is effective.
+
+Every change is a read-modify-write of the whole ACL: read the entries,
+change the one for ``gid``, write the result back with ``acl_set_file``
+after ``acl_valid``.  The libacl objects themselves never leave
+:mod:`._api`.  When no named entry is left, :func:`remove_group` returns
+the file to a minimal ACL (no mask; the mode's group bits are the owning
+group's again) and drops a default ACL altogether.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno as _errno
 import os
-import stat
 
-from ...errors import os_error
-from ._native import ffi, lib
+from ...errors import NotFound, SpecError
+from . import _api
+from ._native import lib
 
 _TAGS = {lib.ACL_USER_OBJ: "user_obj", lib.ACL_USER: "user", lib.ACL_GROUP_OBJ: "group_obj",
          lib.ACL_GROUP: "group", lib.ACL_MASK: "mask", lib.ACL_OTHER: "other"}
 _PERMS = (("r", lib.ACL_READ), ("w", lib.ACL_WRITE), ("x", lib.ACL_EXECUTE))
+_BASE_TAGS = (lib.ACL_USER_OBJ, lib.ACL_GROUP_OBJ, lib.ACL_OTHER)
+_NAMED_TAGS = (lib.ACL_USER, lib.ACL_GROUP)
 
 
 @dataclasses.dataclass(frozen=True)
 class AclEntry:
-    """One ACL entry: tag, uid/gid qualifier (named entries only) and ``rwx``-style perms."""
+    """One ACL entry: ``tag`` (``"user_obj"``, ``"user"``, ``"group_obj"``, ``"group"``,
+    ``"mask"``, ``"other"``), the uid/gid ``qualifier`` of named entries (else ``None``)
+    and ``perms`` as ``"rwx"`` / ``"r-x"`` / ...
+    """
 
     tag: str
     qualifier: int | None
     perms: str
 
 
-def _check(result: int, function: str, path: str) -> None:
-    if result != 0:
-        raise os_error(function, errno=ffi.errno, target=path)
+def _perm_bits(perms: str) -> int:
+    if not perms or set(perms) - set("rwx-"):
+        raise SpecError("perms", "must be letters from 'rwx' (or '-')", perms)
+    return sum(bit for letter, bit in _PERMS if letter in perms)
 
 
-def _entries(acl) -> list:
-    entries = []
-    entry = ffi.new("acl_entry_t *")
-    which = lib.ACL_FIRST_ENTRY
-    while lib.acl_get_entry(acl, which, entry) == 1:
-        entries.append(entry[0])
-        which = lib.ACL_NEXT_ENTRY
-    return entries
-
-
-def _tag(entry) -> int:
-    tag = ffi.new("acl_tag_t *")
-    lib.acl_get_tag_type(entry, tag)
-    return tag[0]
-
-
-def _qualifier(entry) -> int:
-    pointer = lib.acl_get_qualifier(entry)
-    try:
-        return ffi.cast("unsigned int *", pointer)[0]
-    finally:
-        lib.acl_free(pointer)
-
-
-def _perms(entry) -> str:
-    permset = ffi.new("acl_permset_t *")
-    lib.acl_get_permset(entry, permset)
-    return "".join(ch if lib.acl_get_perm(permset[0], bit) == 1 else "-" for ch, bit in _PERMS)
-
-
-def _load(path: str, kind: int):
-    acl = lib.acl_get_file(os.fsencode(path), kind)
-    if acl == ffi.NULL:
-        raise os_error("acl_get_file", errno=ffi.errno, target=path)
-    return acl
+def _perm_text(bits: int) -> str:
+    return "".join(letter if bits & bit else "-" for letter, bit in _PERMS)
 
 
 def read_acl(path: str, default: bool = False) -> list[AclEntry]:
-    """The access (or default) ACL of ``path`` as entries."""
-    acl = _load(path, lib.ACL_TYPE_DEFAULT if default else lib.ACL_TYPE_ACCESS)
-    try:
-        return [AclEntry(_TAGS[_tag(e)], _qualifier(e) if _tag(e) in (lib.ACL_USER, lib.ACL_GROUP)
-                         else None, _perms(e)) for e in _entries(acl)]
-    finally:
-        lib.acl_free(acl)
+    """The access ACL of ``path`` (or its default ACL: ``[]`` when it has none), in libacl order."""
+    return [AclEntry(_TAGS[raw.tag], raw.qualifier, _perm_text(raw.perms))
+            for raw in _api.acl_get_file(path, default)]
 
 
-def _set_group(path: str, kind: int, gid: int, perms: str | None) -> None:
-    """Replace (or with ``perms=None`` remove) the named entry for ``gid`` in one ACL."""
-    acl = _load(path, kind)
-    try:
-        if kind == lib.ACL_TYPE_DEFAULT and not _entries(acl):
-            if perms is None:
-                return  # no default ACL: nothing to remove
-            lib.acl_free(acl)  # no default ACL yet: start from the directory's mode
-            acl = lib.acl_from_mode(stat.S_IMODE(os.stat(path).st_mode))
-            if acl == ffi.NULL:
-                raise os_error("acl_from_mode", errno=ffi.errno, target=path)
-        for entry in _entries(acl):
-            if _tag(entry) == lib.ACL_GROUP and _qualifier(entry) == gid:
-                _check(lib.acl_delete_entry(acl, entry), "acl_delete_entry", path)
-        if perms is not None:
-            holder = ffi.new("acl_t *", acl)
-            entry = ffi.new("acl_entry_t *")
-            _check(lib.acl_create_entry(holder, entry), "acl_create_entry", path)
-            acl = holder[0]
-            _check(lib.acl_set_tag_type(entry[0], lib.ACL_GROUP), "acl_set_tag_type", path)
-            _check(lib.acl_set_qualifier(entry[0], ffi.new("unsigned int *", gid)),
-                   "acl_set_qualifier", path)
-            permset = ffi.new("acl_permset_t *")
-            _check(lib.acl_get_permset(entry[0], permset), "acl_get_permset", path)
-            _check(lib.acl_clear_perms(permset[0]), "acl_clear_perms", path)
-            for ch, bit in _PERMS:
-                if ch in perms:
-                    _check(lib.acl_add_perm(permset[0], bit), "acl_add_perm", path)
-        holder = ffi.new("acl_t *", acl)
-        _check(lib.acl_calc_mask(holder), "acl_calc_mask", path)
-        acl = holder[0]
-        if lib.acl_valid(acl) != 0:
-            raise os_error("acl_valid", errno=ffi.errno or _errno.EINVAL, target=path)
-        _check(lib.acl_set_file(os.fsencode(path), kind, acl), "acl_set_file", path)
-    finally:
-        lib.acl_free(acl)
+def _is_group(raw: _api.RawAclEntry, gid: int) -> bool:
+    return raw.tag == lib.ACL_GROUP and raw.qualifier == gid
+
+
+def _write(path: str, entries: list[_api.RawAclEntry], default: bool) -> None:
+    """Write ``entries`` (mask left out): with a recomputed mask if any named entry remains."""
+    named = any(raw.tag in _NAMED_TAGS for raw in entries)
+    if default and not named:
+        _api.acl_delete_def_file(path)  # nothing left to inherit beyond the mode
+        return
+    _api.acl_set_file(path, entries, default=default, calc_mask=named)
+
+
+def _with_group(entries: list[_api.RawAclEntry], gid: int, bits: int) -> list[_api.RawAclEntry]:
+    kept = [raw for raw in entries if raw.tag != lib.ACL_MASK and not _is_group(raw, gid)]
+    return [*kept, _api.RawAclEntry(lib.ACL_GROUP, gid, bits)]
 
 
 def grant_group(path: str, gid: int, perms: str = "rwx", default: bool = True) -> None:
-    """Give group ``gid`` ``perms`` on ``path`` (and, for a directory, on what is created in it)."""
-    if set(perms) - set("rwx"):
-        raise ValueError(f"perms must use only r, w and x, not {perms!r}")
-    if default and os.path.isdir(path):  # first: it starts from the mode, which the mask changes
-        _set_group(path, lib.ACL_TYPE_DEFAULT, gid, perms)
-    _set_group(path, lib.ACL_TYPE_ACCESS, gid, perms)
+    """Give group ``gid`` exactly ``perms`` on ``path`` (replacing an entry it had).
+
+    For a directory with ``default=True`` the default ACL gets the same
+    entry, so what is created inside inherits it; a directory without a
+    default ACL gets one built from its access ACL's owner, group and
+    other entries.
+    """
+    bits = _perm_bits(perms)
+    access = _api.acl_get_file(path)
+    if default and os.path.isdir(path):
+        inherited = _api.acl_get_file(path, default=True) or [
+            raw for raw in access if raw.tag in _BASE_TAGS]
+        _write(path, _with_group(inherited, gid, bits), default=True)
+    _write(path, _with_group(access, gid, bits), default=False)
 
 
 def remove_group(path: str, gid: int) -> None:
-    """Remove the entries for ``gid`` (access and default); no error if there are none."""
-    _set_group(path, lib.ACL_TYPE_ACCESS, gid, None)
-    if os.path.isdir(path):
-        _set_group(path, lib.ACL_TYPE_DEFAULT, gid, None)
+    """Remove group ``gid``'s entries from the access and default ACLs of ``path``.
+
+    Idempotent: no error when there is no such entry, nor when ``path`` is gone.
+    """
+    try:
+        kinds = (False, True) if os.path.isdir(path) else (False,)
+        for default in kinds:
+            entries = _api.acl_get_file(path, default)
+            if any(_is_group(raw, gid) for raw in entries):
+                kept = [raw for raw in entries if raw.tag != lib.ACL_MASK and not _is_group(raw, gid)]
+                _write(path, kept, default)
+    except NotFound:
+        return

@@ -1,4 +1,8 @@
-/* The spawn helper in _csrc/spawn.c (ours, not libc). */
+/* The spawn helper in _csrc/spawn.c (ours, not libc); _csrc/spawn.h documents each field.
+ * Its system calls: https://man7.org/linux/man-pages/man2/clone.2.html,
+ * https://man7.org/linux/man-pages/man2/setresuid.2.html,
+ * https://man7.org/linux/man-pages/man2/close_range.2.html,
+ * https://man7.org/linux/man-pages/man2/execve.2.html */
 #define IFL_STAGE_NONE ...
 #define IFL_STAGE_CGROUP ...
 #define IFL_STAGE_SETSID ...
@@ -27,6 +31,7 @@ struct ifl_spawn_args {
 struct ifl_spawn_result {
     int stage;
     int error;
+    int index;
 };
 
 int ifl_spawn(const struct ifl_spawn_args *args, struct ifl_spawn_result *result);

@@ -38,18 +38,26 @@ static void ifl_fail(struct ifl_child *child, int stage)
     _exit(127);
 }
 
-static void ifl_close_from(int lowest)
+/* Close every descriptor from `lowest` up.  close_range(2) exists since
+ * Linux 5.9; before that (ENOSYS) close one by one up to the soft
+ * RLIMIT_NOFILE, which bounds every descriptor the process can hold.
+ * Returns 0, or -1 with errno set. */
+static int ifl_close_from(int lowest)
 {
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, (unsigned int)lowest, ~0U, 0U) == 0)
-        return;
-#endif
     struct rlimit limit;
     long highest = 65536;
+
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned int)lowest, ~0U, 0U) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+#endif
     if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
         highest = (long)limit.rlim_cur;
     for (long fd = lowest; fd < highest; fd++)
         close((int)fd);
+    return 0;
 }
 
 static int ifl_child_main(void *opaque)
@@ -70,9 +78,11 @@ static int ifl_child_main(void *opaque)
             sigaction(sig, &dfl, NULL);
 
     /* Join the container's cgroups first: nothing of the user runs outside. */
-    for (int i = 0; i < args->n_cgroup_fds; i++)
+    for (int i = 0; i < args->n_cgroup_fds; i++) {
+        child->result->index = i;
         if (write(args->cgroup_fds[i], "0", 1) != 1)
             ifl_fail(child, IFL_STAGE_CGROUP);
+    }
 
     if (setsid() < 0)
         ifl_fail(child, IFL_STAGE_SETSID);
@@ -96,7 +106,8 @@ static int ifl_child_main(void *opaque)
     for (int i = 0; i < 3; i++)
         if (dup2(moved[i], i) < 0)
             ifl_fail(child, IFL_STAGE_DUP);
-    ifl_close_from(3);
+    if (ifl_close_from(3) < 0)
+        ifl_fail(child, IFL_STAGE_CLOSE);
 
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -115,6 +126,7 @@ int ifl_spawn(const struct ifl_spawn_args *args, struct ifl_spawn_result *result
 
     result->stage = IFL_STAGE_NONE;
     result->error = 0;
+    result->index = 0;
     stack = mmap(NULL, IFL_CHILD_STACK, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) {
@@ -135,7 +147,8 @@ int ifl_spawn(const struct ifl_spawn_args *args, struct ifl_spawn_result *result
         result->error = clone_errno;
         return -1;
     }
-    if (result->stage != IFL_STAGE_NONE) {
+    /* volatile: the child wrote it through the shared address space. */
+    if (*(volatile int *)&result->stage != IFL_STAGE_NONE) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;

@@ -27,9 +27,12 @@ struct ifl_spawn_args {
 struct ifl_spawn_result {
     int stage;                   /* IFL_STAGE_* where the child failed, or 0 */
     int error;                   /* errno at that stage */
+    int index;                   /* IFL_STAGE_CGROUP: which cgroup_fds entry failed */
 };
 
-/* Start the child; return its pid, or -1 with *result filled in. */
+/* Start the child; return its pid, or -1 with *result filled in (a child
+ * that failed has been reaped).  Thread-safe; the caller's signal mask is
+ * unchanged on return. */
 int ifl_spawn(const struct ifl_spawn_args *args, struct ifl_spawn_result *result);
 
 #endif
