@@ -104,8 +104,9 @@ def _output(launch, workdir, argv, env=None) -> tuple[str, int]:
     return text, status
 
 
-def _zombie_children() -> list[int]:
-    found = []
+def _zombie_children() -> set[int]:
+    """Our unreaped children (compare before/after: earlier tests' leftovers may be there)."""
+    found = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
@@ -114,7 +115,7 @@ def _zombie_children() -> list[int]:
             except FileNotFoundError:
                 continue
             if fields[0] == "Z" and int(fields[1]) == os.getpid():
-                found.append(int(entry))
+                found.add(int(entry))
     return found
 
 
@@ -163,10 +164,11 @@ def test_a_cgroup_the_child_cannot_join_fails_at_that_stage(launch, workdir, req
     # A v1 cpuset cgroup with no CPUs assigned refuses tasks (ENOSPC).
     cpuset = make_cgroup(request, "/sys/fs/cgroup/cpuset", "cpuset", "no-cpus")
     procs = os.path.join(cpuset, "cgroup.procs")
+    zombies = _zombie_children()
     with pytest.raises(OSCallError) as info:
         _start(launch, workdir, ("/bin/true",), cgroups=[cpuset])
     assert info.value.function == "spawn:cgroup" and info.value.target == procs
-    assert _zombie_children() == []  # the failed child was reaped
+    assert _zombie_children() == zombies  # the failed child was reaped
     with open(procs) as file:
         assert file.read() == ""
 
@@ -286,13 +288,14 @@ def test_two_threads_waiting_get_the_same_status(launch, workdir):
 
 
 def test_exec_failure_names_the_stage(launch, workdir):
+    zombies = _zombie_children()
     script = os.path.join(workdir, "not-executable")
     with open(script, "w") as file:
         file.write("#!/bin/sh\n")
     with pytest.raises(AccessDenied) as info:  # an OSCallError subclass, from errno EACCES
         _start(launch, workdir, (script,))
     assert info.value.function == "spawn:exec" and info.value.target == script
-    assert _zombie_children() == []
+    assert _zombie_children() == zombies
 
 
 def test_exec_of_a_missing_file_is_not_found(launch, workdir):
@@ -305,12 +308,13 @@ def test_chdir_into_a_directory_the_uid_cannot_enter(launch, request):
     need_root()
     private = tempfile.mkdtemp(prefix="ironframe-launch-private-", dir="/tmp")  # 0700, root's
     request.addfinalizer(lambda: os.rmdir(private))
+    zombies = _zombie_children()
     with pytest.raises(AccessDenied) as info:
         _start(launch, private)
     assert info.value.function == "spawn:chdir" and info.value.target == private
     with pytest.raises(NotFound):
         _start(launch, "/no/such/dir")
-    assert _zombie_children() == []
+    assert _zombie_children() == zombies
 
 
 def test_bad_arguments_fail_before_any_process(launch, workdir):
