@@ -90,6 +90,7 @@ def test_process_under_its_limit_survives_a_thousand_sweeps():
             assert proc.poll() is None and box.kill_events() == []
             usage, peak = guard.usage(box.handle)
             assert 16 << 20 <= peak <= 64 << 20
+        assert proc.wait(10) == -signal.SIGKILL  # destroyed with the container; reaped here
 
 
 def _move_to_parent(pid: int, dirs: list[str]) -> None:
@@ -115,12 +116,15 @@ def test_guard_survives_containers_destroyed_while_it_sweeps():
     root = make_root()
     with ContainerService(root, guard_interval=0.001) as service:
         guard = service._guard.guard
+        started = []
         for _ in range(30):
             box = service.create(ContainerSpec(limits=Limits(memory="32M")))
             for _ in range(3):
-                box.run(["/bin/sh", "-c", "exit 0"])  # processes exiting mid-read
-            box.run(list(SLEEP))
+                started.append(box.run(["/bin/sh", "-c", "exit 0"]))  # exiting mid-read
+            started.append(box.run(list(SLEEP)))
             box.destroy()
+        for proc in started:  # reap: no zombies left in the test process
+            proc.wait(10)
         sweeps = guard.sweeps
         assert guard.running and _wait_for(lambda: guard.sweeps > sweeps + 10, 10)
     assert not any(t.name == "ironframe-guard" for t in threading.enumerate())

@@ -1,7 +1,4 @@
-/* Real headers for the cdefs in ../_cdefs (checked by the compiler in API mode). */
+/* Real headers for the cdefs in ../_cdefs that libc_prelude.h and disk.h do not cover. */
 #include <stdint.h>
 #include <sys/types.h>
-#include <sys/acl.h>
-#include <acl/libacl.h>
-#include "spawn.h"
 #include "procscan.h"
