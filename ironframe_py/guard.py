@@ -12,41 +12,94 @@ reports into :class:`GuardEvent` objects for the callback.
 
 Targets are described by file paths (:class:`LinuxGuardTarget`), so the
 guard does not depend on the cgroup module; the Linux backend fills them in.
+
+On Windows a target is a job handle and the container user's SID
+(:class:`WindowsGuardTarget`): the core attaches the job to its completion
+port (``JOB_OBJECT_MSG_*``), sums the commit of the job's processes, and
+terminates the job on a breach.  The core there is the compiled extension
+(``pip install`` with MSVC) or, failing that, ``ifguard.dll`` cross-built by
+``make -C ironframe_py/_guard windows`` and opened through cffi ABI mode --
+the same call interface.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
 
 from .errors import IronframeError
 
-__all__ = ["Guard", "GuardEvent", "LinuxGuardTarget", "load_core"]
+__all__ = ["Guard", "GuardEvent", "LinuxGuardTarget", "WindowsGuardTarget", "load_core"]
 
 log = logging.getLogger("ironframe_py.guard")
 
-EXPECTED_ABI = 1
+EXPECTED_ABI = 2
 MAX_EVENTS = 256
+DLL_NAME = "ifguard.dll"
+# JOB_OBJECT_MSG_* codes (winnt.h) a job-limit event can carry in its detail.
+JOB_MESSAGES = {9: "PROCESS_MEMORY_LIMIT", 10: "JOB_MEMORY_LIMIT", 11: "NOTIFICATION_LIMIT"}
+
+_loaded: tuple | None = None
+_load_lock = threading.Lock()
 
 
-def load_core():
-    """The compiled core ``(ffi, lib)``; refuses a core built for another ABI version."""
-    try:
-        from ._guard._core import ffi, lib
-    except ImportError as err:
-        raise IronframeError(
-            "the guard's C extension is not built: run `pip install -e .` (or "
-            "`python ironframe_py/_guard/_guard_build.py`) in the source tree") from err
+def load_core(platform: str = sys.platform):
+    """The guard core ``(ffi, lib)``, loaded once; refuses a core built for another ABI.
+
+    The compiled extension ``ironframe_py._guard._core`` if present; on
+    Windows otherwise ``ifguard.dll`` (mingw build) through cffi ABI mode.
+    """
+    global _loaded
+    with _load_lock:
+        if _loaded is None:
+            _loaded = _import_core(platform)
+    ffi, lib = _loaded
     if lib.ifg_abi_version() != EXPECTED_ABI:
+        how = ("`make -C ironframe_py/_guard windows` or `pip install -e .`" if platform == "win32"
+               else "`pip install -e .` (or `python ironframe_py/_guard/_guard_build.py`)")
         raise IronframeError(
             f"guard core ABI {lib.ifg_abi_version()} does not match ironframe_py's {EXPECTED_ABI}: "
-            "rebuild the extension (`pip install -e .`)")
+            f"rebuild the guard core with {how}")
     return ffi, lib
+
+
+def _import_core(platform: str):
+    try:
+        from ._guard._core import ffi, lib
+        return ffi, lib
+    except ImportError as err:
+        if platform != "win32":
+            raise IronframeError(
+                "the guard's C extension is not built: run `pip install -e .` (or "
+                "`python ironframe_py/_guard/_guard_build.py`) in the source tree") from err
+    from cffi import FFI
+
+    from ._guard import GUARD_DIR, cdef_text
+
+    path = os.path.join(GUARD_DIR, DLL_NAME)
+    if not os.path.exists(path):
+        raise IronframeError(
+            f"no guard core: neither the compiled extension nor {path}; build one with "
+            "`make -C ironframe_py/_guard windows` (mingw-w64) or `pip install -e .` (MSVC)")
+    ffi = FFI()
+    ffi.cdef(cdef_text())
+    return ffi, ffi.dlopen(path)
+
+
+def _strerror(code: int) -> str:
+    """The message of an errno (Linux) or a Win32 error code (Windows)."""
+    if os.name == "nt":
+        import ctypes
+
+        return f"{ctypes.FormatError(code)} (Win32 error {code})"
+    return os.strerror(code)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,10 +132,46 @@ class LinuxGuardTarget:
 
 
 @dataclasses.dataclass(frozen=True)
+class WindowsGuardTarget:
+    """What the guard watches for one container on Windows.
+
+    :param job: the job's HANDLE as an integer (``int(ffi.cast("uintptr_t",
+        handle))``), with ``JOB_OBJECT_QUERY | JOB_OBJECT_TERMINATE |
+        JOB_OBJECT_SET_ATTRIBUTES`` access.  The caller keeps it open while it
+        is watched.  The guard attaches the job to its completion port (a job
+        has at most one) and, on Windows 8+, sets a job notification limit at
+        ``memory_limit``.
+    :param memory_limit: bytes of commit (sum of the processes'
+        PagefileUsage) above which the job is terminated; ``None``: only the
+        job's own memory-limit messages count.
+    :param sid: the container user's SID (``GetLengthSid`` bytes, at most
+        68); processes of that user outside the job are escapees.  ``None``
+        turns the escapee sweep off for this container.
+    :param exit_code: the exit code of what the guard terminates.
+    """
+
+    job: int
+    memory_limit: int | None = None
+    sid: bytes | None = None
+    exit_code: int = 1
+
+    def __post_init__(self) -> None:
+        if self.sid is not None and not 8 <= len(self.sid) <= 68:
+            raise ValueError(f"a SID has 8 to 68 bytes, not {len(self.sid)}")
+        if not self.job:
+            raise ValueError("job must be an open job HANDLE")
+
+
+GuardTarget = LinuxGuardTarget | WindowsGuardTarget
+
+
+@dataclasses.dataclass(frozen=True)
 class GuardEvent:
-    """Something the guard did: ``kind`` is ``"memory"`` (usage above the limit),
-    ``"oom_kill"`` (the kernel OOM-killed a process; ``count`` is the container's
-    total so far) or ``"escapee"``; the container (or the escapee) was killed."""
+    """Something the guard did: ``kind`` is ``"memory"`` (usage above the limit,
+    or on Windows a job memory-limit message), ``"oom_kill"`` (the kernel
+    OOM-killed a process; ``count`` is the container's total so far) or
+    ``"escapee"``; the container (or the escapee) was killed.  ``detail`` says
+    how the breach was seen (e.g. ``"usage"``, ``"JOB_MEMORY_LIMIT message"``)."""
 
     key: str
     kind: str
@@ -91,10 +180,11 @@ class GuardEvent:
     usage: int | None
     pid: int | None = None
     count: int | None = None
+    detail: str | None = None
 
 
 class _Watched:
-    """One target with its open fds and the C fields that persist across rebuilds."""
+    """One Linux target with its open fds and the C fields that persist across rebuilds."""
 
     def __init__(self, key: str, target: LinuxGuardTarget) -> None:
         self.key = key
@@ -181,6 +271,15 @@ class _Watched:
         cell.threshold_fd = self.threshold_fd
         cell.uid, cell.armed = self.target.uid, 1
         cell.oom_kills, cell.usage, cell.peak = self.oom_kills, self.usage, self.peak
+        cell.job = 0
+
+    def save(self, cell) -> None:
+        """Keep what the C loop learnt about this target across a rebuild of the array."""
+        self.oom_kills, self.usage, self.peak = cell.oom_kills, cell.usage, cell.peak
+
+    def carry(self, old: _Watched) -> None:
+        """Continue ``old``'s counters (the same container, new settings)."""
+        self.oom_kills, self.peak = old.oom_kills, old.peak
 
     def close(self) -> None:
         """Close the fds; while a registration runs, leave that to the registrar."""
@@ -193,6 +292,61 @@ class _Watched:
             self.fds = []
         finally:
             self.lock.release()
+
+
+class _WindowsWatched:
+    """One Windows target and the C fields that persist across rebuilds (no fds of its own)."""
+
+    _cookies = itertools.count(1)
+
+    def __init__(self, key: str, target: WindowsGuardTarget) -> None:
+        self.key = key
+        self.target = target
+        self.cookie = next(self._cookies)  # the job's completion key, for the guard's life
+        self.attached = 0
+        self.notified_limit = -1
+        self.oom_kills = self.usage = self.peak = 0
+
+    def register_thresholds(self) -> bool:
+        """Nothing to register on Windows: ``ifg_set_targets`` attaches the job."""
+        return False
+
+    def fill(self, cell, key_index: int) -> None:
+        target = self.target
+        cell.key = key_index
+        cell.memory_limit = -1 if target.memory_limit is None else target.memory_limit
+        cell.usage_fd = cell.oom_fd = cell.event_fd = cell.threshold_fd = -1
+        cell.kill_fd = cell.freezer_fd = cell.procs_fd = -1
+        cell.event_kind, cell.uid, cell.armed = 0, 0, 1
+        cell.oom_kills, cell.usage, cell.peak = self.oom_kills, self.usage, self.peak
+        cell.job, cell.cookie, cell.exit_code = target.job, self.cookie, target.exit_code
+        cell.attached, cell.notified_limit = self.attached, self.notified_limit
+        sid = target.sid or b""
+        cell.sid_len = len(sid)
+        cell.sid[0:len(sid)] = list(sid)
+
+    def save(self, cell) -> None:
+        """Keep what the C loop learnt (and did to the job) across a rebuild of the array."""
+        self.usage, self.peak = cell.usage, cell.peak
+        self.attached, self.notified_limit = cell.attached, cell.notified_limit
+
+    def carry(self, old: _WindowsWatched) -> None:
+        """Continue ``old`` (the same job): its completion key and what was set on the job."""
+        self.peak = old.peak
+        if old.target.job == self.target.job:
+            self.cookie, self.attached, self.notified_limit = old.cookie, old.attached, old.notified_limit
+
+    def close(self) -> None:
+        """Nothing to close: the job handle is the caller's."""
+
+
+_AnyWatched = _Watched | _WindowsWatched
+
+
+def _watched_for(key: str, target: GuardTarget) -> _AnyWatched:
+    if isinstance(target, WindowsGuardTarget):
+        return _WindowsWatched(key, target)
+    return _Watched(key, target)
 
 
 def _oom_kills(path: str) -> int:
@@ -225,8 +379,8 @@ class Guard:
         self._core = self.lib.ifg_new()
         if self._core == self.ffi.NULL:
             raise IronframeError("ifg_new failed: cannot create the guard's epoll/eventfd")
-        self._watched: dict[str, _Watched] = {}
-        self._retired: list[_Watched] = []
+        self._watched: dict[str, _AnyWatched] = {}
+        self._retired: list[_AnyWatched] = []
         self._lock = threading.Condition()
         self._generation = 0
         self._applied = 0
@@ -234,7 +388,7 @@ class Guard:
         self._stopping = False
         self._events = self.ffi.new("struct ifg_event[]", MAX_EVENTS)
         self._cells: tuple = (None, [])
-        self._registrations: queue.SimpleQueue[_Watched | None] = queue.SimpleQueue()
+        self._registrations: queue.SimpleQueue[_AnyWatched | None] = queue.SimpleQueue()
         self._registrar: threading.Thread | None = None
         self.sweeps = 0
 
@@ -256,18 +410,20 @@ class Guard:
 
     # --- watching ----------------------------------------------------------------------------
 
-    def watch(self, key: str, target: LinuxGuardTarget) -> None:
+    def watch(self, key: str, target: GuardTarget) -> None:
         """Start watching ``target`` under ``key`` (replacing any target of that key).
 
         Does not wait: the thread is woken and sweeps it in its next cycle.
         Its kernel usage thresholds are registered in the background (until
         then it is polled).
         """
-        watched = _Watched(key, target)
+        watched = _watched_for(key, target)
         with self._lock:
             old = self._watched.pop(key, None)
             self._watched[key] = watched
             if old is not None:
+                if type(old) is type(watched):
+                    watched.carry(old)
                 self._retired.append(old)
             self._generation += 1
         self._sync()
@@ -289,8 +445,8 @@ class Guard:
             old = self._watched.get(key)
             if old is None:
                 return
-            new = _Watched(key, dataclasses.replace(old.target, memory_limit=memory_limit))
-            new.oom_kills, new.peak = old.oom_kills, old.peak
+            new = _watched_for(key, dataclasses.replace(old.target, memory_limit=memory_limit))
+            new.carry(old)
             self._watched[key] = new
             self._retired.append(old)
             self._generation += 1
@@ -401,7 +557,7 @@ class Guard:
                                        self._events, MAX_EVENTS)
             if count < 0:
                 failures += 1
-                log.error("guard cycle failed: %s", os.strerror(-count))
+                log.error("guard cycle failed: %s", _strerror(-count))
                 time.sleep(min(self.interval * failures, 1.0))  # never spin on a repeated error
                 continue
             failures = 0
@@ -413,24 +569,25 @@ class Guard:
         with self._lock:
             old_cells, old_order = self._cells
             for index, watched in enumerate(old_order):  # keep counters across the rebuild
-                cell = old_cells[index]
-                watched.oom_kills, watched.usage, watched.peak = cell.oom_kills, cell.usage, cell.peak
+                watched.save(old_cells[index])
             order = list(self._watched.values())
             cells = self.ffi.new("struct ifg_target[]", max(len(order), 1))
             for index, watched in enumerate(order):
                 watched.fill(cells[index], index)
             result = self.lib.ifg_set_targets(self._core, cells, len(order))
+            for index, watched in enumerate(order):  # what set_targets did to the jobs (Windows)
+                watched.save(cells[index])
             if result < 0:
-                log.error("guard could not wait on targets: %s", os.strerror(-result))
-            self._applied = self._generation
+                log.error("guard could not wait on targets: %s", _strerror(-result))
             self._cells = (cells, order)
-            retired, self._retired = self._retired, []
+            for watched in self._retired:  # the C loop now runs on `cells`: nothing uses these
+                watched.close()
+            self._retired = []
+            self._applied = self._generation  # wait_applied() callers see the fds closed
             self._lock.notify_all()
-        for watched in retired:  # the C loop now runs on `cells`: nothing uses these any more
-            watched.close()
         return cells, order
 
-    def _collect(self, cells, order: list[_Watched], count: int) -> None:
+    def _collect(self, cells, order: list[_AnyWatched], count: int) -> None:
         now = time.time()
         for i in range(count):
             raw = self._events[i]
@@ -449,14 +606,24 @@ class Guard:
             log.exception("guard callback failed for %s", event)
 
 
-def _event(watched: _Watched, raw, now: float, lib) -> GuardEvent | None:
+def _event(watched: _AnyWatched, raw, now: float, lib) -> GuardEvent | None:
     limit = watched.target.memory_limit
     if raw.kind == lib.IFG_EVENT_MEMORY:
-        return GuardEvent(watched.key, "memory", now, raw.limit, raw.value)
+        return GuardEvent(watched.key, "memory", now, raw.limit, raw.value, detail="usage")
+    if raw.kind == lib.IFG_EVENT_JOB_LIMIT:
+        message = JOB_MESSAGES.get(raw.detail, str(raw.detail))
+        return GuardEvent(watched.key, "memory", now, limit, raw.value, pid=raw.pid or None,
+                          detail=f"{message} message")
     if raw.kind == lib.IFG_EVENT_OOM_KILL:
-        return GuardEvent(watched.key, "oom_kill", now, limit, watched.peak or None, count=raw.value)
+        return GuardEvent(watched.key, "oom_kill", now, limit, watched.peak or None, count=raw.value,
+                          detail="kernel OOM kill")
     if raw.kind == lib.IFG_EVENT_ESCAPEE:
-        return GuardEvent(watched.key, "escapee", now, None, None, pid=raw.pid)
+        return GuardEvent(watched.key, "escapee", now, None, None, pid=raw.pid,
+                          detail="ran as the container user outside it")
+    if raw.pid:
+        log.warning("guard: escapee %d of %s could not be killed: %s", raw.pid, watched.key,
+                    _strerror(raw.value))
+        return None
     log.debug("guard: %s unreadable (%s); it is probably being destroyed", watched.key,
-              os.strerror(raw.value))
+              _strerror(raw.value))
     return None

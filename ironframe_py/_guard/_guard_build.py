@@ -20,7 +20,11 @@ MODULE = "ironframe_py._guard._core"
 
 
 def cdef_text() -> str:
-    """The declarations between ``CDEF-BEGIN`` and ``CDEF-END`` in guard_core.h."""
+    """The declarations between ``CDEF-BEGIN`` and ``CDEF-END`` in guard_core.h.
+
+    (The package's ``_guard/__init__.py`` has the same function for ABI mode:
+    setuptools runs this file as a script, so it cannot import the package.)
+    """
     header = (HERE / "guard_core.h").read_text()
     return header.split("/* CDEF-BEGIN */", 1)[1].split("/* CDEF-END */", 1)[0]
 
@@ -35,9 +39,11 @@ def make_builder(platform: str = sys.platform) -> FFI:
     """The FFI builder for ``platform``."""
     builder = FFI()
     builder.cdef(cdef_text())
-    extra = [] if platform == "win32" else ["-O2", "-Wall", "-Wextra"]
+    windows = platform == "win32"
     builder.set_source(MODULE, '#include "guard_core.h"', sources=sources(platform),
-                       include_dirs=[str(HERE)], extra_compile_args=extra)
+                       include_dirs=[str(HERE)],
+                       extra_compile_args=["/W3"] if windows else ["-O2", "-Wall", "-Wextra"],
+                       libraries=["advapi32"] if windows else [])
     return builder
 
 

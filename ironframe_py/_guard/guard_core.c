@@ -34,6 +34,13 @@ void ifg_trace(const char *file, int line, const char *format, ...)
 int ifg_push(struct ifg_event *events, int32_t max_events, int32_t *count,
              int64_t key, int32_t kind, int32_t pid, int64_t value, int64_t limit)
 {
+    return ifg_push_detail(events, max_events, count, key, kind, pid, value, limit, 0);
+}
+
+int ifg_push_detail(struct ifg_event *events, int32_t max_events, int32_t *count,
+                    int64_t key, int32_t kind, int32_t pid, int64_t value, int64_t limit,
+                    int32_t detail)
+{
     if (*count >= max_events)
         return 0;  /* the caller sees a full buffer; the breach is acted on regardless */
     events[*count].key = key;
@@ -41,6 +48,8 @@ int ifg_push(struct ifg_event *events, int32_t max_events, int32_t *count,
     events[*count].pid = pid;
     events[*count].value = value;
     events[*count].limit = limit;
+    events[*count].detail = detail;
+    events[*count].reserved = 0;
     (*count)++;
     return 1;
 }

@@ -8,6 +8,9 @@ int ifg_debug_enabled(void);
 void ifg_trace(const char *file, int line, const char *format, ...);
 int ifg_push(struct ifg_event *events, int32_t max_events, int32_t *count,
              int64_t key, int32_t kind, int32_t pid, int64_t value, int64_t limit);
+int ifg_push_detail(struct ifg_event *events, int32_t max_events, int32_t *count,
+                    int64_t key, int32_t kind, int32_t pid, int64_t value, int64_t limit,
+                    int32_t detail);
 
 /* IRONFRAME_DEBUG=1 prints file:line traces to stderr. */
 #define IFG_TRACE(...) \

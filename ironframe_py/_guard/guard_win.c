@@ -1,0 +1,427 @@
+/* ironframe_py guard core, Windows: job memory, job messages, escapees.
+ *
+ * Needs Windows 8 / Server 2012 or later (job notification limits).  APIs: QueryInformationJobObject(JobObjectBasicProcessIdList),
+ * IsProcessInJob, K32GetProcessMemoryInfo, TerminateJobObject,
+ * SetInformationJobObject (completion port, notification limit),
+ * GetQueuedCompletionStatusEx, CreateToolhelp32Snapshot, OpenProcessToken +
+ * GetTokenInformation(TokenUser), TerminateProcess.  No undocumented or NT APIs.
+ *
+ * Memory in use is the sum of PagefileUsage (commit) of the job's processes:
+ * Wine reports PrivateUsage as 0.  Wine (8.x) accepts job memory and
+ * notification limits without enforcing them, so under Wine this sweep is
+ * the only enforcer: the guard detects Wine (ntdll exports wine_get_version)
+ * and then polls every limited job every cycle instead of trusting
+ * JOB_OBJECT_MSG_NOTIFICATION_LIMIT.
+ */
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <psapi.h>
+#include <tlhelp32.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guard_core.h"
+#include "guard_internal.h"
+
+#define IFG_WAKE_KEY 0          /* completion key of ifg_wake's packet; target cookies are > 0 */
+#define IFG_MAX_PACKETS 64
+#define IFG_POLL_EVERY 16       /* event-driven targets are still read every N cycles */
+/* A process of the container user younger than this is not judged yet: the
+ * launcher creates it suspended and assigns it to the job a moment later. */
+#define IFG_ESCAPE_GRACE_100NS (10 * 1000 * 1000)  /* 1 s */
+
+struct ifg_pidlist {
+    JOBOBJECT_BASIC_PROCESS_ID_LIST *list;
+    DWORD capacity;
+};
+
+struct ifg_guard {
+    HANDLE port;
+    uint64_t cycles;
+    int32_t count;
+    int trust_notifications;
+    uint8_t *pending;           /* per target: a job message asks for a read this cycle */
+    struct ifg_pidlist pids;    /* scratch, reused across cycles */
+};
+
+static int ifg_error(void)
+{
+    return -(int)GetLastError();
+}
+
+static HANDLE ifg_job(const struct ifg_target *target)
+{
+    return (HANDLE)(ULONG_PTR)target->job;
+}
+
+/* --- reading a job ------------------------------------------------------------------------- */
+
+/* Fill pids with the job's process ids; 0 or -Win32 error. */
+static int ifg_job_pids(HANDLE job, struct ifg_pidlist *pids)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        if (pids->list == NULL) {
+            DWORD capacity = pids->capacity > 0 ? pids->capacity : 64;
+            pids->list = malloc(offsetof(JOBOBJECT_BASIC_PROCESS_ID_LIST, ProcessIdList) +
+                                capacity * sizeof(ULONG_PTR));
+            if (pids->list == NULL)
+                return -ERROR_NOT_ENOUGH_MEMORY;
+            pids->capacity = capacity;
+        }
+        DWORD size = (DWORD)(offsetof(JOBOBJECT_BASIC_PROCESS_ID_LIST, ProcessIdList) +
+                             pids->capacity * sizeof(ULONG_PTR));
+        if (QueryInformationJobObject(job, JobObjectBasicProcessIdList, pids->list, size, NULL))
+            return 0;
+        if (GetLastError() != ERROR_MORE_DATA)
+            return ifg_error();
+        /* More processes than room: grow past the count the job just gave, and retry. */
+        DWORD wanted = pids->list->NumberOfAssignedProcesses + 64;
+        free(pids->list);
+        pids->list = NULL;
+        pids->capacity = wanted > pids->capacity * 2 ? wanted : pids->capacity * 2;
+    }
+    return -ERROR_MORE_DATA;
+}
+
+/* A handle to pid with query access plus `extra`, or NULL.  Full query access
+ * first: Wine's IsProcessInJob refuses a limited-query handle (ERROR_ACCESS_DENIED);
+ * Windows takes either, and a service that is not admin may only get the limited one. */
+static HANDLE ifg_open(DWORD pid, DWORD extra)
+{
+    HANDLE process = OpenProcess(PROCESS_QUERY_INFORMATION | extra, FALSE, pid);
+    if (process == NULL)
+        process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | extra, FALSE, pid);
+    return process;
+}
+
+static int ifg_still_running(HANDLE process)
+{
+    DWORD code;
+    return GetExitCodeProcess(process, &code) && code == STILL_ACTIVE;
+}
+
+/* Commit of the job's live processes, in bytes; or -Win32 error. */
+static int64_t ifg_job_usage(HANDLE job, struct ifg_pidlist *pids)
+{
+    int rc = ifg_job_pids(job, pids);
+    if (rc < 0)
+        return rc;
+    int64_t total = 0;
+    for (DWORD i = 0; i < pids->list->NumberOfProcessIdsInList; i++) {
+        DWORD pid = (DWORD)pids->list->ProcessIdList[i];
+        HANDLE process = ifg_open(pid, PROCESS_VM_READ);
+        if (process == NULL)
+            continue;  /* exited between listing and opening */
+        BOOL member = FALSE;
+        PROCESS_MEMORY_COUNTERS counters;
+        /* Re-check membership on the handle: the pid may have been reused. */
+        if (IsProcessInJob(process, job, &member) && member && ifg_still_running(process) &&
+            K32GetProcessMemoryInfo(process, &counters, sizeof counters))
+            total += (int64_t)counters.PagefileUsage;
+        CloseHandle(process);
+    }
+    return total;
+}
+
+int ifg_kill_target(struct ifg_target *target)
+{
+    if (target->job == 0)
+        return -ERROR_INVALID_HANDLE;
+    return TerminateJobObject(ifg_job(target), target->exit_code) ? 0 : ifg_error();
+}
+
+/* --- sweeps ---------------------------------------------------------------------------------- */
+
+static void ifg_sweep_memory(struct ifg_target *target, struct ifg_pidlist *pids,
+                             struct ifg_event *events, int32_t max_events, int32_t *count)
+{
+    int64_t usage = ifg_job_usage(ifg_job(target), pids);
+    if (usage < 0) {
+        IFG_TRACE("target %lld: job unreadable (%lld)", (long long)target->key, (long long)usage);
+        ifg_push(events, max_events, count, target->key, IFG_EVENT_ERROR, 0, -usage, 0);
+        return;  /* being destroyed under us: Python unwatches it */
+    }
+    target->usage = usage;
+    if (usage > target->peak)
+        target->peak = usage;
+    if (target->memory_limit >= 0 && usage > target->memory_limit) {
+        IFG_TRACE("target %lld: usage %lld > limit %lld", (long long)target->key,
+                  (long long)usage, (long long)target->memory_limit);
+        if (target->armed)
+            ifg_kill_target(target);
+        ifg_push(events, max_events, count, target->key, IFG_EVENT_MEMORY, 0, usage,
+                 target->memory_limit);
+    }
+}
+
+/* The target whose user runs process, or NULL. */
+static struct ifg_target *ifg_owner(HANDLE process, struct ifg_target *targets, int32_t count)
+{
+    union {
+        TOKEN_USER user;
+        uint8_t bytes[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
+    } info;
+    HANDLE token;
+    DWORD size;
+    if (!OpenProcessToken(process, TOKEN_QUERY, &token))
+        return NULL;
+    BOOL ok = GetTokenInformation(token, TokenUser, &info, sizeof info, &size);
+    CloseHandle(token);
+    if (!ok)
+        return NULL;
+    DWORD length = GetLengthSid(info.user.User.Sid);
+    for (int32_t i = 0; i < count; i++)
+        if (targets[i].job != 0 && (DWORD)targets[i].sid_len == length &&
+            memcmp(targets[i].sid, info.user.User.Sid, length) == 0)
+            return &targets[i];
+    return NULL;
+}
+
+static int ifg_is_young(HANDLE process, const FILETIME *now)
+{
+    FILETIME created, exited, kernel, user;
+    if (!GetProcessTimes(process, &created, &exited, &kernel, &user))
+        return 1;  /* cannot tell: leave it for the next sweep */
+    ULARGE_INTEGER start, current;
+    start.LowPart = created.dwLowDateTime;
+    start.HighPart = created.dwHighDateTime;
+    current.LowPart = now->dwLowDateTime;
+    current.HighPart = now->dwHighDateTime;
+    return current.QuadPart < start.QuadPart + IFG_ESCAPE_GRACE_100NS;
+}
+
+/* Judge one process: a container user's process outside that container's job is terminated. */
+static void ifg_judge(DWORD pid, const FILETIME *now, struct ifg_target *targets, int32_t count,
+                      struct ifg_event *events, int32_t max_events, int32_t *n_events)
+{
+    HANDLE process = ifg_open(pid, PROCESS_TERMINATE);
+    int can_kill = process != NULL;
+    if (process == NULL)
+        process = ifg_open(pid, 0);
+    if (process == NULL)
+        return;  /* exited, or a protected system process */
+    /* Everything below is judged on the handle, which pins the process (no pid reuse). */
+    struct ifg_target *target = ifg_owner(process, targets, count);
+    BOOL member = TRUE;
+    if (target != NULL && IsProcessInJob(process, ifg_job(target), &member) && !member &&
+        ifg_still_running(process) && !ifg_is_young(process, now)) {
+        IFG_TRACE("escapee pid %lu of target %lld", (unsigned long)pid, (long long)target->key);
+        if (can_kill && TerminateProcess(process, target->exit_code))
+            ifg_push(events, max_events, n_events, target->key, IFG_EVENT_ESCAPEE, (int32_t)pid, 0, 0);
+        else
+            ifg_push(events, max_events, n_events, target->key, IFG_EVENT_ERROR, (int32_t)pid,
+                     can_kill ? (int64_t)GetLastError() : ERROR_ACCESS_DENIED, 0);
+    }
+    CloseHandle(process);
+}
+
+/* One snapshot of the host's processes for all targets (not one per target). */
+static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
+                               struct ifg_event *events, int32_t max_events, int32_t *n_events)
+{
+    int any = 0;
+    for (int32_t i = 0; i < count; i++)
+        any |= targets[i].job != 0 && targets[i].sid_len > 0;
+    if (!any)
+        return;
+    HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+    if (snapshot == INVALID_HANDLE_VALUE) {
+        IFG_TRACE("process snapshot failed: %lu", (unsigned long)GetLastError());
+        return;
+    }
+    FILETIME now;
+    GetSystemTimeAsFileTime(&now);
+    DWORD self = GetCurrentProcessId();
+    PROCESSENTRY32W entry;
+    entry.dwSize = sizeof entry;
+    for (BOOL more = Process32FirstW(snapshot, &entry); more; more = Process32NextW(snapshot, &entry)) {
+        if (entry.th32ProcessID > 4 && entry.th32ProcessID != self)  /* 0 idle, 4 System */
+            ifg_judge(entry.th32ProcessID, &now, targets, count, events, max_events, n_events);
+    }
+    CloseHandle(snapshot);
+}
+
+int ifg_sweep(struct ifg_target *targets, int32_t count, int32_t sweep_escapees,
+              struct ifg_event *events, int32_t max_events)
+{
+    struct ifg_pidlist pids = { NULL, 0 };
+    int32_t n_events = 0;
+    for (int32_t i = 0; i < count; i++)
+        if (targets[i].job != 0)
+            ifg_sweep_memory(&targets[i], &pids, events, max_events, &n_events);
+    if (sweep_escapees)
+        ifg_sweep_escapees(targets, count, events, max_events, &n_events);
+    free(pids.list);
+    return n_events;
+}
+
+/* --- the waiting loop --------------------------------------------------------------------------- */
+
+static int ifg_is_wine(void)
+{
+    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+    return ntdll != NULL && GetProcAddress(ntdll, "wine_get_version") != NULL;
+}
+
+struct ifg_guard *ifg_new(void)
+{
+    struct ifg_guard *guard = calloc(1, sizeof *guard);
+    if (guard == NULL)
+        return NULL;
+    guard->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+    if (guard->port == NULL) {
+        free(guard);
+        return NULL;
+    }
+    guard->trust_notifications = !ifg_is_wine();
+    IFG_TRACE("guard port ready; job notifications %s",
+              guard->trust_notifications ? "trusted" : "not trusted (Wine)");
+    return guard;
+}
+
+void ifg_free(struct ifg_guard *guard)
+{
+    if (guard == NULL)
+        return;
+    CloseHandle(guard->port);
+    free(guard->pending);
+    free(guard->pids.list);
+    free(guard);
+}
+
+int ifg_wake(struct ifg_guard *guard)
+{
+    return PostQueuedCompletionStatus(guard->port, 0, IFG_WAKE_KEY, NULL) ? 0 : ifg_error();
+}
+
+/* Have the job notify the guard when its commit passes the limit (Windows 8+);
+ * a limit < 0 removes the notification. */
+static void ifg_set_notification(struct ifg_target *target)
+{
+    JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION info;
+    memset(&info, 0, sizeof info);
+    if (target->memory_limit >= 0) {
+        info.JobMemoryLimit = (DWORD64)target->memory_limit;
+        info.LimitFlags = JOB_OBJECT_LIMIT_JOB_MEMORY;
+    }
+    if (SetInformationJobObject(ifg_job(target), JobObjectNotificationLimitInformation, &info,
+                                sizeof info))
+        target->notified_limit = target->memory_limit < 0 ? -1 : target->memory_limit;
+    else
+        IFG_TRACE("target %lld: no notification limit (%lu); polled", (long long)target->key,
+                  (unsigned long)GetLastError());
+}
+
+int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t count)
+{
+    uint8_t *pending = calloc((size_t)(count > 0 ? count : 1), 1);
+    if (pending == NULL)
+        return -ERROR_NOT_ENOUGH_MEMORY;
+    for (int32_t i = 0; i < count; i++) {
+        struct ifg_target *target = &targets[i];
+        if (target->job == 0)
+            continue;
+        if (!target->attached) {
+            /* A job reports to one port at most, so this is done once per job. */
+            JOBOBJECT_ASSOCIATE_COMPLETION_PORT port;
+            port.CompletionKey = (PVOID)(ULONG_PTR)target->cookie;
+            port.CompletionPort = guard->port;
+            if (SetInformationJobObject(ifg_job(target), JobObjectAssociateCompletionPortInformation,
+                                        &port, sizeof port))
+                target->attached = 1;
+            else
+                IFG_TRACE("target %lld: no completion port (%lu); polled", (long long)target->key,
+                          (unsigned long)GetLastError());
+        }
+        if (target->attached && target->notified_limit != target->memory_limit &&
+            (target->memory_limit >= 0 || target->notified_limit >= 0))
+            ifg_set_notification(target);
+    }
+    free(guard->pending);
+    guard->pending = pending;
+    guard->count = count;
+    return 0;
+}
+
+static struct ifg_target *ifg_by_cookie(struct ifg_target *targets, int32_t count, ULONG_PTR cookie)
+{
+    for (int32_t i = 0; i < count; i++)
+        if ((ULONG_PTR)targets[i].cookie == cookie)
+            return &targets[i];
+    return NULL;  /* a job no longer watched */
+}
+
+/* One JOB_OBJECT_MSG_* packet. */
+static void ifg_job_message(struct ifg_guard *guard, struct ifg_target *targets, int32_t count,
+                            const OVERLAPPED_ENTRY *packet,
+                            struct ifg_event *events, int32_t max_events, int32_t *n_events)
+{
+    struct ifg_target *target = ifg_by_cookie(targets, count, packet->lpCompletionKey);
+    DWORD message = packet->dwNumberOfBytesTransferred;
+    int32_t pid = (int32_t)(ULONG_PTR)packet->lpOverlapped;
+    if (target == NULL)
+        return;
+    switch (message) {
+    case JOB_OBJECT_MSG_JOB_MEMORY_LIMIT:
+    case JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT:
+    case JOB_OBJECT_MSG_NOTIFICATION_LIMIT: {
+        /* The kernel refused an allocation (hard limits) or saw commit pass ours. */
+        int64_t usage = ifg_job_usage(ifg_job(target), &guard->pids);
+        IFG_TRACE("target %lld: job message %lu (pid %d)", (long long)target->key,
+                  (unsigned long)message, (int)pid);
+        if (target->armed)
+            ifg_kill_target(target);
+        ifg_push_detail(events, max_events, n_events, target->key, IFG_EVENT_JOB_LIMIT, pid,
+                        usage < 0 ? target->usage : usage, target->memory_limit, (int32_t)message);
+        break;
+    }
+    case JOB_OBJECT_MSG_NEW_PROCESS:
+        guard->pending[target - targets] = 1;  /* read its memory now, not at the next poll */
+        break;
+    default:
+        break;  /* EXIT_PROCESS, ACTIVE_PROCESS_ZERO, ...: nothing to enforce */
+    }
+}
+
+int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count,
+              int32_t timeout_ms, int32_t sweep_escapees,
+              struct ifg_event *events, int32_t max_events)
+{
+    OVERLAPPED_ENTRY packets[IFG_MAX_PACKETS];
+    ULONG got = 0;
+    int32_t n_events = 0;
+    int woken = 0;
+
+    if (count != guard->count)
+        return -ERROR_INVALID_PARAMETER;  /* ifg_set_targets was not called for this array */
+    if (!GetQueuedCompletionStatusEx(guard->port, packets, IFG_MAX_PACKETS, &got,
+                                     (DWORD)(timeout_ms < 0 ? 0 : timeout_ms), FALSE)) {
+        if (GetLastError() != WAIT_TIMEOUT)
+            return ifg_error();
+        got = 0;
+    }
+    for (ULONG i = 0; i < got; i++) {
+        if (packets[i].lpCompletionKey == IFG_WAKE_KEY)
+            woken = 1;
+        else
+            ifg_job_message(guard, targets, count, &packets[i], events, max_events, &n_events);
+    }
+    if (woken && got == 1)
+        return 0;  /* Python has new targets for us: let it apply them before sweeping */
+    guard->cycles++;
+    int poll_all = guard->cycles % IFG_POLL_EVERY == 0;
+    for (int32_t i = 0; i < count; i++) {
+        struct ifg_target *target = &targets[i];
+        int limited = target->memory_limit >= 0;
+        int notified = guard->trust_notifications && limited &&
+                       target->notified_limit == target->memory_limit;
+        int due = poll_all || guard->pending[i] || (limited && !notified);
+        guard->pending[i] = 0;
+        if (target->job != 0 && due)
+            ifg_sweep_memory(target, &guard->pids, events, max_events, &n_events);
+    }
+    if (sweep_escapees)
+        ifg_sweep_escapees(targets, count, events, max_events, &n_events);
+    return n_events;
+}
