@@ -220,13 +220,20 @@ class CgroupLayout:
                 write(parent, "cgroup.subtree_control", " ".join(f"+{c}" for c in wanted))
 
     def remove_parents(self) -> None:
-        """Remove the parent directories that no container uses any more."""
+        """Remove the parent directories that no container uses any more.
+
+        A parent that still holds a container directory (another service on
+        the same root) stays.  An empty one can still answer EBUSY for a
+        moment while the kernel retires a just-removed child, so that is
+        retried like any cgroup rmdir.
+        """
         for parent in self.parents:
             try:
-                os.rmdir(parent)
-            except OSError as err:
-                if err.errno not in (errno.ENOENT, errno.EBUSY, errno.ENOTEMPTY):
-                    raise from_oserror("rmdir", err, parent) from None
+                children = [entry for entry in os.scandir(parent) if entry.is_dir()]
+            except FileNotFoundError:
+                continue
+            if not children:
+                remove_dir(parent)
 
 
 def _host_mode(hierarchies: Iterable[Hierarchy]) -> str:
