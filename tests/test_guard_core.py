@@ -1,0 +1,353 @@
+"""The guard core on its own: raw cgroups made here (no cgroup module, no service),
+the Windows core cross-built with mingw-w64 and run under Wine.
+
+Linux tests make their cgroups with os.mkdir under
+``<this process's cgroup>/ironframe-guardtest-<pid>`` in the memory,
+freezer and unified (cgroup2) hierarchies, and remove them in finalizers.
+Bounds are generous ("within 20 poll intervals" plus process start-up):
+they catch a guard that does not act, not a slow machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from _support import need, need_root
+
+from ironframe_py.guard import Guard, LinuxGuardTarget
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GUARD_DIR = os.path.join(REPO, "ironframe_py", "_guard")
+HIERARCHIES = ("memory", "freezer", "unified")
+UID = 1_870_000 + os.getpid() % 10_000  # no one else on the host runs as it
+INTERVAL = 0.01
+ALLOCATE = ["/usr/bin/python3", "-S", "-c",
+            "import time\nchunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n"
+            "    time.sleep(0.002)"]
+SLEEP = ["/bin/sleep", "300"]
+
+
+def _wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+def _own_cgroup(hierarchy: str) -> str:
+    """This process's cgroup path in ``hierarchy`` ("unified" is cgroup2)."""
+    with open("/proc/self/cgroup") as cgroups:
+        for line in cgroups:
+            number, controllers, path = line.rstrip("\n").split(":", 2)
+            if (hierarchy == "unified" and number == "0") or hierarchy in controllers.split(","):
+                return path
+    raise LookupError(hierarchy)
+
+
+def _pids(directory: str) -> list[int]:
+    with open(os.path.join(directory, "cgroup.procs")) as procs:
+        return [int(line) for line in procs if line.strip()]
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as file:
+        file.write(text)
+
+
+def _remove_cgroup(directory: str) -> None:
+    """Thaw, kill what is left, wait until empty, remove."""
+    if not os.path.isdir(directory):
+        return
+    state = os.path.join(directory, "freezer.state")
+    if os.path.exists(state):
+        _write(state, "THAWED")
+    for pid in _pids(directory):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue  # exited meanwhile
+    _wait_for(lambda: _pids(directory) == [], 10)
+    os.rmdir(directory)
+
+
+@pytest.fixture
+def cgroups(request):
+    """``make(name) -> {hierarchy: dir}``: a cgroup per hierarchy under our own parent."""
+    need_root()
+    for hierarchy in HIERARCHIES:
+        need(os.path.exists(f"/sys/fs/cgroup/{hierarchy}/cgroup.procs"),
+             f"no {hierarchy} cgroup hierarchy at /sys/fs/cgroup/{hierarchy}")
+    made: list[str] = []
+    request.addfinalizer(lambda: [_remove_cgroup(d) for d in reversed(made)])
+
+    def make(name: str) -> dict[str, str]:
+        dirs = {}
+        for hierarchy in HIERARCHIES:
+            parent = (f"/sys/fs/cgroup/{hierarchy}{_own_cgroup(hierarchy).rstrip('/')}"
+                      f"/ironframe-guardtest-{os.getpid()}")
+            for directory in (parent, os.path.join(parent, name)):
+                if not os.path.isdir(directory):
+                    os.mkdir(directory)
+                    made.append(directory)
+            dirs[hierarchy] = os.path.join(parent, name)
+        return dirs
+
+    return make
+
+
+@pytest.fixture
+def spawn(request):
+    """``spawn(argv, dirs) -> Popen``: a process of UID inside ``dirs``, reaped at the end."""
+    started: list[subprocess.Popen] = []
+
+    def reap() -> None:
+        for proc in started:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(10)
+
+    request.addfinalizer(reap)
+
+    def spawn(argv: list[str], dirs: dict[str, str]) -> subprocess.Popen:
+        def enter() -> None:  # test helper only: the service has its own spawn path
+            for directory in dirs.values():
+                _write(os.path.join(directory, "cgroup.procs"), "0")
+            os.setgroups([])
+            os.setgid(UID)
+            os.setuid(UID)
+
+        proc = subprocess.Popen(argv, preexec_fn=enter, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+        started.append(proc)
+        return proc
+
+    return spawn
+
+
+def _target(dirs: dict[str, str], limit: int | None, *, kill: bool = True) -> LinuxGuardTarget:
+    memory, unified = dirs["memory"], dirs["unified"]
+    kill_path = os.path.join(unified, "cgroup.kill")
+    return LinuxGuardTarget(
+        uid=UID, procs_path=os.path.join(unified, "cgroup.procs"), memory_limit=limit,
+        usage_path=os.path.join(memory, "memory.usage_in_bytes"),
+        oom_path=os.path.join(memory, "memory.oom_control"),
+        event_control_path=os.path.join(memory, "cgroup.event_control"),
+        kill_path=kill_path if kill and os.path.exists(kill_path) else None,
+        freezer_path=os.path.join(dirs["freezer"], "freezer.state"))
+
+
+@pytest.mark.privileged
+@pytest.mark.parametrize("kill", ["cgroup.kill", "freezer"])
+def test_breach_kills_every_process_of_the_container(cgroups, spawn, kill):
+    """Guard-only limit (40 MiB, kernel limit 256 MiB): the whole tree dies, by cgroup.kill
+    or, without it, by freeze / SIGKILL / thaw."""
+    dirs = cgroups("breach")
+    if kill == "cgroup.kill":  # cgroup.kill since kernel 5.14 (not in the root cgroup)
+        need(os.path.exists(os.path.join(dirs["unified"], "cgroup.kill")), "no cgroup.kill")
+    _write(os.path.join(dirs["memory"], "memory.limit_in_bytes"), str(256 << 20))
+    seen = []
+    with Guard(interval=INTERVAL, on_event=seen.append) as guard:
+        guard.watch("box", _target(dirs, 40 << 20, kill=kill == "cgroup.kill"))
+        guard.wait_applied()
+        worker = spawn(SLEEP, dirs)
+        hog = spawn(ALLOCATE, dirs)
+        assert hog.wait(60) == -signal.SIGKILL
+        assert _wait_for(lambda: worker.poll() is not None, 20 * INTERVAL + 1)
+        assert worker.returncode == -signal.SIGKILL
+        assert _wait_for(lambda: _pids(dirs["unified"]) == [], 5)
+    breaches = [e for e in seen if e.kind == "memory"]
+    assert breaches and breaches[0].key == "box" and breaches[0].limit == 40 << 20
+    assert 40 << 20 < breaches[0].usage < 256 << 20
+    with open(os.path.join(dirs["freezer"], "freezer.state")) as state:
+        assert state.read().strip() == "THAWED"  # the freezer path leaves nothing frozen
+
+
+@pytest.mark.privileged
+def test_escapee_moved_out_of_the_cgroup_is_killed_and_members_are_not(cgroups, spawn):
+    dirs = cgroups("escape")
+    seen = []
+    with Guard(interval=INTERVAL, on_event=seen.append, escape_interval=INTERVAL) as guard:
+        guard.watch("box", _target(dirs, None))
+        member, escapee = spawn(SLEEP, dirs), spawn(SLEEP, dirs)
+        assert _wait_for(lambda: sorted(_pids(dirs["unified"])) == sorted([member.pid, escapee.pid]), 5)
+        for directory in dirs.values():  # as root: out to the parent, in every hierarchy
+            _write(os.path.join(os.path.dirname(directory), "cgroup.procs"), str(escapee.pid))
+        assert escapee.wait(20 * INTERVAL + 5) == -signal.SIGKILL
+        sweeps = guard.sweeps
+        assert _wait_for(lambda: guard.sweeps > sweeps + 20, 10)
+        assert member.poll() is None
+    assert [(e.kind, e.pid) for e in seen] == [("escapee", escapee.pid)]
+
+
+@pytest.mark.privileged
+def test_kernel_oom_kill_wakes_the_guard_which_stops_the_rest(cgroups, spawn):
+    """v1, kernel limit = guard limit: the kernel OOM-kills the allocator, the guard the rest."""
+    dirs = cgroups("oom")
+    _write(os.path.join(dirs["memory"], "memory.limit_in_bytes"), str(48 << 20))
+    seen = []
+    with Guard(interval=INTERVAL, on_event=seen.append) as guard:
+        guard.watch("box", _target(dirs, 48 << 20))
+        guard.settle()
+        worker = spawn(SLEEP, dirs)
+        hog = spawn(ALLOCATE, dirs)
+        assert hog.wait(60) == -signal.SIGKILL
+        assert _wait_for(lambda: worker.poll() is not None, 20 * INTERVAL + 1)
+    assert {e.kind for e in seen} <= {"memory", "oom_kill"} and seen
+
+
+# --- the Windows core: mingw-w64 build, layout, exports, and a run under Wine --------------------------
+
+def _cdef_functions() -> list[str]:
+    from ironframe_py._guard import cdef_text
+
+    return sorted(set(re.findall(r"\b(ifg_\w+)\(", cdef_text())))
+
+
+@pytest.fixture(scope="module")
+def dll() -> str:
+    """ifguard.dll, built by the documented command."""
+    need(shutil.which("x86_64-w64-mingw32-gcc") is not None, "mingw-w64 is not installed")
+    subprocess.run(["make", "-s", "-C", GUARD_DIR, "windows"], check=True, timeout=120)
+    return os.path.join(GUARD_DIR, "ifguard.dll")
+
+
+def test_dll_exports_exactly_the_cdef_and_needs_only_system_dlls(dll):
+    dump = subprocess.run(["x86_64-w64-mingw32-objdump", "-p", dll], capture_output=True, text=True,
+                          check=True).stdout
+    table = dump.split("[Ordinal/Name Pointer] Table", 1)[1].split("\n\n", 1)[0]
+    assert sorted(re.findall(r"\]\s+(\w+)", table)) == _cdef_functions()
+    imports = set(re.findall(r"DLL Name: (\S+)", dump))
+    assert {name.lower() for name in imports} <= {"kernel32.dll", "advapi32.dll", "msvcrt.dll"}
+
+
+def test_abi_mode_layout_matches_the_mingw_build(tmp_path):
+    """cffi's ABI-mode layout of the cdef (what guard.py uses with the DLL) is the layout
+    mingw-w64 gives the same header: every size and offset is checked by the compiler."""
+    need(shutil.which("x86_64-w64-mingw32-gcc") is not None, "mingw-w64 is not installed")
+    from cffi import FFI
+
+    from ironframe_py._guard import cdef_text
+
+    ffi = FFI()
+    ffi.cdef(cdef_text())
+    checks = ['#include "guard_core.h"', "#include <stddef.h>"]
+    for struct in ("struct ifg_target", "struct ifg_event"):
+        checks.append(f"_Static_assert(sizeof({struct}) == {ffi.sizeof(struct)}, \"{struct}\");")
+        for field, _ in ffi.typeof(struct).fields:
+            offset = ffi.offsetof(struct, field)
+            checks.append(f"_Static_assert(offsetof({struct}, {field}) == {offset}, \"{field}\");")
+    source = tmp_path / "layout.c"
+    source.write_text("\n".join(checks) + "\n")
+    result = subprocess.run(["x86_64-w64-mingw32-gcc", "-fsyntax-only", "-I", GUARD_DIR, str(source)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+WINDOWS_SIDE = r'''
+"""Windows side of tests/test_guard_core.py: the mingw DLL guards real jobs under Wine."""
+import sys
+import threading
+import time
+
+from ironframe_py.backends.windows import job as jobs
+from ironframe_py.backends.windows._api import kernel32 as k32
+from ironframe_py.backends.windows._ffi import ffi as wffi
+from ironframe_py.guard import Guard, WindowsGuardTarget, load_core
+
+CREATE_SUSPENDED, CREATE_NO_WINDOW, STILL_ACTIVE, EXIT = 0x4, 0x08000000, 259, 77
+PY = '"' + sys.executable + '" -S -c '
+ALLOCATE = (PY + '"import time; c = [(bytearray(1 << 20), time.sleep(0.002)) for _ in range(400)]; '
+            'time.sleep(60)"')
+HOLD_16M = PY + '"import time; x = bytearray(16 << 20); time.sleep(60)"'
+SLEEP = PY + '"import time; time.sleep(60)"'
+NOBODY = bytes([1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0]) + (4242).to_bytes(4, "little") * 4  # S-1-5-21-4242-...
+
+
+def start(command, job=None):
+    """Suspended, into the job, resumed: nothing runs outside the job."""
+    info = k32.CreateProcess(command, CREATE_SUSPENDED | CREATE_NO_WINDOW)
+    try:
+        if job is not None:
+            job.assign(info.hProcess)
+        k32.ResumeThread(info.hThread)
+    finally:
+        k32.CloseHandle(info.hThread)
+    return info.hProcess
+
+
+def wait_for(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not predicate():
+        time.sleep(0.005)
+    return predicate()
+
+
+def main():
+    ffi, lib = load_core()
+    import cffi
+    assert lib.ifg_abi_version() == 2 and isinstance(ffi, cffi.FFI)  # the DLL, in ABI mode
+    events, holder, outsider = [], None, None
+    hog_job, quiet_job = jobs.JobObject(), jobs.JobObject()
+    for job in (hog_job, quiet_job):
+        job.set_limits(kill_on_close=True, job_memory=50 << 20)  # Wine accepts it, does not enforce it
+    try:
+        with Guard(interval=0.01, on_event=events.append, escape_interval=0.05) as guard:
+            holder, outsider = start(HOLD_16M, quiet_job), start(SLEEP)
+            quiet = WindowsGuardTarget(int(wffi.cast("uintptr_t", quiet_job.handle)), 64 << 20,
+                                       sid=NOBODY, exit_code=EXIT)
+            guard.watch("quiet", quiet)
+            hog = start(ALLOCATE, hog_job)
+            began = time.monotonic()
+            guard.watch("hog", WindowsGuardTarget(int(wffi.cast("uintptr_t", hog_job.handle)), 50 << 20,
+                                                  exit_code=EXIT))
+            assert k32.WaitForSingleObject(hog, 60_000) == 0, "the allocator was not stopped"
+            took = time.monotonic() - began
+            assert k32.GetExitCodeProcess(hog) == EXIT
+            hits = [e for e in events if e.key == "hog"]
+            assert hits and hits[0].kind == "memory", events
+            assert 50 << 20 < hits[0].usage < 200 << 20, hits[0]
+            print(f"GUARD-WINE breach: killed at {hits[0].usage / 2**20:.1f} MiB, {took:.3f} s after watch")
+            sweeps = guard.sweeps
+            assert wait_for(lambda: guard.sweeps - sweeps >= 300, 60)
+            assert k32.GetExitCodeProcess(holder) == STILL_ACTIVE, "a process under its limit was killed"
+            assert k32.GetExitCodeProcess(outsider) == STILL_ACTIVE, "a stranger was taken for an escapee"
+            usage, peak = guard.usage("quiet")
+            assert 16 << 20 <= peak < 64 << 20, (usage, peak)
+            assert [e for e in events if e.key != "hog"] == [], events
+            quiet_job.terminate(1)  # the container dies under the guard: it keeps sweeping
+            sweeps = guard.sweeps
+            assert wait_for(lambda: guard.sweeps > sweeps + 20, 30) and guard.running
+            guard.unwatch("quiet")
+        assert not any(t.name.startswith("ironframe-guard") for t in threading.enumerate())
+    finally:
+        for process in (holder, outsider):
+            if process is not None:
+                k32.TerminateProcess(process, 1)
+        hog_job.close()
+        quiet_job.close()
+    print("GUARD-WINE OK")
+
+
+main()
+'''
+
+
+@pytest.mark.wine
+def test_mingw_guard_kills_a_jobs_allocator_under_wine(dll, tmp_path):
+    """Wine accepts but does not enforce job memory limits: the guard alone stops the allocator."""
+    need(shutil.which("wine") is not None, "wine is not installed (apt-get install wine64)")
+    script = tmp_path / "guard_wine_side.py"
+    script.write_text(WINDOWS_SIDE)
+    result = subprocess.run([sys.executable, os.path.join(REPO, "tools", "wine_python.py"), str(script)],
+                            capture_output=True, text=True, timeout=600, cwd=REPO)
+    print(result.stdout[-5000:], result.stderr[-3000:])
+    assert result.returncode == 0 and "GUARD-WINE OK" in result.stdout
