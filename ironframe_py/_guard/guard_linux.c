@@ -103,6 +103,39 @@ static int ifg_is_member(const struct ifg_members *members, int32_t pid)
     return 0;
 }
 
+static int ifg_compare_pids(const void *a, const void *b)
+{
+    int32_t left = *(const int32_t *)a, right = *(const int32_t *)b;
+    return (left > right) - (left < right);
+}
+
+/* Every container's members in one sorted array (empty if out of memory: then
+ * every process is judged the slow way). */
+static void ifg_merge_members(const struct ifg_members *members, int32_t count,
+                              struct ifg_members *merged)
+{
+    int32_t total = 0;
+    for (int32_t i = 0; i < count; i++)
+        total += members[i].count;
+    merged->count = 0;
+    merged->pids = malloc(sizeof(int32_t) * (size_t)(total > 0 ? total : 1));
+    if (merged->pids == NULL)
+        return;
+    for (int32_t i = 0; i < count; i++) {
+        if (members[i].count == 0)
+            continue;
+        memcpy(merged->pids + merged->count, members[i].pids, sizeof(int32_t) * (size_t)members[i].count);
+        merged->count += members[i].count;
+    }
+    qsort(merged->pids, (size_t)merged->count, sizeof(int32_t), ifg_compare_pids);
+}
+
+static int ifg_is_contained(const struct ifg_members *merged, int32_t pid)
+{
+    return merged->count > 0 &&
+           bsearch(&pid, merged->pids, (size_t)merged->count, sizeof(int32_t), ifg_compare_pids) != NULL;
+}
+
 /* Is pid listed in the cgroup.procs behind fd (read now)? */
 static int ifg_in_procs(int fd, int32_t pid)
 {
@@ -225,6 +258,8 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
     }
     for (int32_t i = 0; i < count; i++)
         ifg_read_pids(targets[i].procs_fd, &members[i]);
+    struct ifg_members contained;
+    ifg_merge_members(members, count, &contained);
     int proc_fd = dirfd(proc);
     while ((entry = readdir(proc)) != NULL) {
         struct stat st;
@@ -233,12 +268,15 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
         long pid = strtol(entry->d_name, &end, 10);
         if (*end != '\0' || pid <= 0)
             continue;
+        /* Inside some container: confined there, no stat needed (most processes of a
+         * busy host).  Moving a process into another container's cgroup takes root. */
+        if (ifg_is_contained(&contained, (int32_t)pid))
+            continue;
         if (fstatat(proc_fd, entry->d_name, &st, 0) < 0)
             continue;  /* exited between readdir and stat */
         if (st.st_uid == 0 || (target = ifg_target_of_uid(targets, count, st.st_uid)) == NULL)
             continue;
-        int32_t index = (int32_t)(target - targets);
-        if (ifg_is_member(&members[index], (int32_t)pid) || ifg_is_zombie(proc_fd, entry->d_name))
+        if (ifg_is_zombie(proc_fd, entry->d_name))
             continue;
         /* Pin the process, then re-check it is still the one we judged (pid reuse),
          * against the cgroup as it is now (it may have just been spawned into it). */
@@ -257,6 +295,7 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
     for (int32_t i = 0; i < count; i++)
         free(members[i].pids);
     free(members);
+    free(contained.pids);
     closedir(proc);
 }
 
