@@ -204,6 +204,24 @@ def test_kernel_oom_kill_wakes_the_guard_which_stops_the_rest(cgroups, spawn):
     assert {e.kind for e in seen} <= {"memory", "oom_kill"} and seen
 
 
+def test_ironframe_debug_prints_file_and_line_traces():
+    """IRONFRAME_DEBUG=1: the C core says where and why (here: a usage file it cannot read)."""
+    code = ("from ironframe_py.guard import load_core\n"
+            "ffi, lib = load_core()\n"
+            "t = ffi.new('struct ifg_target[]', 1)\n"
+            "t[0].usage_fd, t[0].memory_limit = 987654, 1\n"
+            "for name in ('oom_fd', 'event_fd', 'threshold_fd', 'kill_fd', 'freezer_fd', 'procs_fd'):\n"
+            "    setattr(t[0], name, -1)\n"
+            "events = ffi.new('struct ifg_event[]', 4)\n"
+            "assert lib.ifg_sweep(t, 1, 0, events, 4) == 1 and events[0].kind == lib.IFG_EVENT_ERROR\n")
+    runs = {debug: subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
+                                  env=dict(os.environ, IRONFRAME_DEBUG=debug), timeout=60)
+            for debug in ("0", "1")}
+    assert all(run.returncode == 0 for run in runs.values()), runs
+    assert re.search(r"guard_linux\.c:\d+: target 0: usage unreadable", runs["1"].stderr)
+    assert "guard_linux.c" not in runs["0"].stderr
+
+
 # --- the Linux core under AddressSanitizer / LeakSanitizer ------------------------------------------
 
 ASAN_DRIVER = r"""

@@ -43,7 +43,9 @@ def make_builder(platform: str = sys.platform) -> FFI:
     builder.set_source(MODULE, '#include "guard_core.h"', sources=sources(platform),
                        include_dirs=[str(HERE)],
                        extra_compile_args=["/W3"] if windows else ["-O2", "-Wall", "-Wextra"],
-                       libraries=["advapi32"] if windows else [])
+                       libraries=["advapi32"] if windows else [],
+                       # MSVC: getenv (IRONFRAME_DEBUG) is standard C, not "unsafe".
+                       define_macros=[("_CRT_SECURE_NO_WARNINGS", "1")] if windows else [])
     return builder
 
 
