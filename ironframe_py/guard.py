@@ -364,8 +364,12 @@ class Guard:
     :param interval: seconds between sweeps (default 0.1, at least 0.001).
     :param on_event: called with each :class:`GuardEvent` from the guard
         thread; an exception it raises is logged, never kills the thread.
-    :param escape_interval: seconds between escapee sweeps (a /proc scan);
-        default ``max(interval, 0.25)``.
+    :param escape_interval: seconds between escapee sweeps (one /proc scan on
+        Linux, one process snapshot on Windows, for all containers); default
+        ``max(interval, 0.25)``.
+
+    Targets are :class:`LinuxGuardTarget` or :class:`WindowsGuardTarget`.
+    Use it as a context manager, or ``start()`` / ``stop()``.
     """
 
     def __init__(self, interval: float = 0.1, on_event: Callable[[GuardEvent], None] | None = None,
