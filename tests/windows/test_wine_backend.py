@@ -55,3 +55,22 @@ def test_container_lifecycle_on_a_real_host(service):
     container.destroy()
     assert not users.LocalUser.exists(name)
     assert not os.path.exists(container.path)
+
+
+@pytest.mark.windows_only
+def test_guarded_container_over_its_memory_limit_is_stopped_and_the_event_recorded(tmp_path):
+    """Windows enforces the job memory limit (allocations fail) and reports it on the
+    job's completion port; the guard then stops the whole container, as Garden does."""
+    backend = WindowsBackend(str(tmp_path), profiles=_dll.has("user_profiles"))
+    with ContainerService(str(tmp_path), backend=backend, guard_interval=0.01) as service:
+        container = service.create(ContainerSpec(handle="hog", limits=Limits(memory="64M", processes=8)))
+        try:
+            sleeper = container.run(ProcessSpec([sys.executable, "-c", "import time; time.sleep(120)"]))
+            allocate = "x = [bytearray(1 << 20) for _ in range(512)]"
+            hog = container.run(ProcessSpec([sys.executable, "-c", allocate]))
+            assert hog.wait(60) != 0
+            assert sleeper.wait(60) is not None  # the rest of the container went with it
+            events = container.kill_events()
+            assert events and events[0].kind == "memory" and events[0].limit == 64 << 20, events
+        finally:
+            container.destroy()

@@ -88,9 +88,10 @@ class LinuxBackend:
 
     def make_guard(self, interval: float, on_event: Callable[[Any], None]):
         """The guard thread, watching containers through their cgroup files."""
-        from .guard_adapter import LinuxGuardAdapter
+        from ..service_guard import ServiceGuard
+        from .guard_target import target_for
 
-        return LinuxGuardAdapter(interval, on_event)
+        return ServiceGuard(interval, on_event, target_for)
 
     # --- plan / release ----------------------------------------------------------------------
 

@@ -126,10 +126,11 @@ class WindowsBackend:
         return users.user_name_for(ctx.handle)
 
     def make_guard(self, interval: float, on_event: Callable[[Any], None]):
-        """The polling guard (job memory by PagefileUsage, escapees by user name)."""
-        from .guard_adapter import WindowsGuardAdapter
+        """The C guard thread: job messages, job commit against the limit, escapees by SID."""
+        from ..service_guard import ServiceGuard
+        from .guard_target import target_for
 
-        return WindowsGuardAdapter(interval, on_event, backend=self)
+        return ServiceGuard(interval, on_event, target_for)
 
     def close(self) -> None:
         """Close the job handles this service still holds (kill-on-close ends their processes)."""
@@ -373,6 +374,10 @@ class WindowsContainerView:
                                 api=self._api)
         finally:
             users.close_token(token, api=self._api)
+
+    def user_sid(self) -> bytes:
+        """The container user's SID (binary), as the guard's escapee sweep wants it."""
+        return self.backend._user(self.user_name).sid()
 
     def pids(self) -> list[int]:
         """Every process in the container's job (none if it never got one)."""

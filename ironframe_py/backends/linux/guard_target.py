@@ -1,11 +1,10 @@
-"""The guard for Linux containers: turns a container's cgroups into a guard target."""
+"""The guard target of a Linux container: the cgroup files the guard reads and writes."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
-from ...guard import Guard, GuardEvent, LinuxGuardTarget
+from ...guard import LinuxGuardTarget
 from ..base import ContainerContext
 
 
@@ -32,29 +31,3 @@ def target_for(ctx: ContainerContext, view) -> LinuxGuardTarget:
         procs_path=os.path.join(cgroups.kill_dir or cgroups.dirs[0], "cgroup.procs"),
     )
 
-
-class LinuxGuardAdapter:
-    """The service's handle on one :class:`~ironframe_py.guard.Guard` thread."""
-
-    def __init__(self, interval: float, on_event: Callable[[GuardEvent], None]) -> None:
-        self.guard = Guard(interval, on_event=on_event)
-        self.guard.start()
-
-    def __repr__(self) -> str:
-        return f"<LinuxGuardAdapter {self.guard!r}>"
-
-    def watch(self, ctx: ContainerContext, view) -> None:
-        """Watch a container's memory and uid."""
-        self.guard.watch(ctx.handle, target_for(ctx, view))
-
-    def update(self, ctx: ContainerContext, view) -> None:
-        """The container's memory limit changed."""
-        self.guard.update_limit(ctx.handle, ctx.limits.memory)
-
-    def unwatch(self, handle: str) -> None:
-        """Stop watching (before destroy)."""
-        self.guard.unwatch(handle)
-
-    def stop(self) -> None:
-        """Stop the thread."""
-        self.guard.stop()

@@ -1,0 +1,47 @@
+"""The guard as a service sees it: one :class:`~ironframe_py.guard.Guard` thread,
+fed containers that the backend turns into guard targets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..guard import Guard, GuardEvent, GuardTarget
+from .base import ContainerContext
+
+TargetFor = Callable[[ContainerContext, Any], GuardTarget]
+
+
+class ServiceGuard:
+    """Implements :class:`~ironframe_py.backends.base.GuardAdapter` for every OS.
+
+    :param interval: seconds between the guard's sweeps.
+    :param on_event: receives each :class:`~ironframe_py.guard.GuardEvent`.
+    :param target_for: the backend's ``(ctx, view) -> target`` translation
+        (cgroup files on Linux, the job handle and user SID on Windows).
+    """
+
+    def __init__(self, interval: float, on_event: Callable[[GuardEvent], None],
+                 target_for: TargetFor) -> None:
+        self.target_for = target_for
+        self.guard = Guard(interval, on_event=on_event)
+        self.guard.start()
+
+    def __repr__(self) -> str:
+        return f"<ServiceGuard {self.guard!r}>"
+
+    def watch(self, ctx: ContainerContext, view: Any) -> None:
+        """Watch a container's memory and its user's processes outside it."""
+        self.guard.watch(ctx.handle, self.target_for(ctx, view))
+
+    def update(self, ctx: ContainerContext, view: Any) -> None:
+        """The container's memory limit changed."""
+        self.guard.update_limit(ctx.handle, ctx.limits.memory)
+
+    def unwatch(self, handle: str) -> None:
+        """Stop watching (before destroy); idempotent."""
+        self.guard.unwatch(handle)
+
+    def stop(self) -> None:
+        """Stop the thread; nothing of the guard is left running."""
+        self.guard.stop()
