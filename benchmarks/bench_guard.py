@@ -16,18 +16,14 @@ Needs root.  ``python benchmarks/bench_guard.py [--quick]``
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import os
+import dataclasses
 import shutil
 import statistics
-import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
 import psutil  # noqa: E402
+from _common import parse_args, scratch_root
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits  # noqa: E402
 from ironframe_py.backends.linux.guard_target import target_for  # noqa: E402
@@ -45,12 +41,6 @@ keep.append(bytearray(12 << 20))
 print(time.time(), flush=True)
 time.sleep(300)
 """
-
-
-def _root() -> str:
-    root = tempfile.mkdtemp(prefix="ironframe-bench-", dir="/tmp")
-    os.chmod(root, 0o711)
-    return root
 
 
 def _median_ms(values: list[float]) -> str:
@@ -152,21 +142,28 @@ def _crossing(box, below_mib: int) -> tuple[float, object]:
 
 
 def bench_reaction(runs: int) -> None:
-    root = _root()
+    root = scratch_root()
     try:
         polling: list[float] = []
-        with ContainerService(root, guard_interval=0.01) as service:
+        with ContainerService(root, guard_interval=None) as service, \
+                Guard(interval=0.01, on_event=lambda event: None) as guard:
             for _ in range(runs):
                 with service.create(ContainerSpec(limits=Limits(memory="512M"))) as box:
-                    service._guard.guard.update_limit(box.handle, 64 << 20)
+                    # a guard-only limit, with no kernel threshold: pure polling
+                    target = dataclasses.replace(target_for(box._ctx, box._view), memory_limit=64 << 20,
+                                                 event_control_path=None)
+                    guard.watch(box.handle, target)
+                    guard.wait_applied()
                     sleeper = box.run(["/bin/sleep", "600"])
                     crossed, _ = _crossing(box, 50)
                     sleeper.wait(30)
                     polling.append(time.time() - crossed)
+                    guard.unwatch(box.handle)
         event: list[float] = []
         with ContainerService(root, guard_interval=1.0) as service:
             for _ in range(runs):
                 with service.create(ContainerSpec(limits=Limits(memory="64M"))) as box:
+                    service._guard.guard.settle()  # the kernel thresholds are in place
                     sleeper = box.run(["/bin/sleep", "600"])
                     _, hog = _crossing(box, 50)  # the kernel OOM-kills the allocator...
                     hog.wait(30)
@@ -211,19 +208,17 @@ def _idle(boxes: list, seconds: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the three measurements."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few repetitions: a smoke test")
-    args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("bench_guard: needs root", file=sys.stderr)
+    args = parse_args(argv, __doc__, default=50, quick=5)
+    if args is None:
         return 2
-    root = _root()
+    runs = args.runs
+    root = scratch_root()
     try:
         with ContainerService(root, guard_interval=None) as service:
             # idle first: right after 1000 processes and 100 memory cgroups are torn
             # down, the kernel's background cleanup slows every cgroup read for a while
             bench_idle_cpu(service, 1.0 if args.quick else 5.0)
-            bench_sweep(service, 5 if args.quick else 50)
+            bench_sweep(service, runs)
     finally:
         shutil.rmtree(root)
     bench_reaction(3 if args.quick else 15)

@@ -11,32 +11,17 @@ Reports medians and the ratio of each to plain subprocess.  Needs root.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from _common import measure, parse_args, print_ratios, scratch_root
 
 from ironframe_py import ContainerService, ContainerSpec, Limits  # noqa: E402
-
-
-def measure(fn: Callable[[], None], runs: int, warmup: int = 5) -> list[float]:
-    """Wall times in seconds of ``runs`` calls after ``warmup`` unmeasured ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def ironframe_lifecycle(service: ContainerService) -> Callable[[], None]:
@@ -91,16 +76,11 @@ def crun_bundle(workdir: str) -> Callable[[], None] | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a table of medians and ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--quick", action="store_true", help="20 runs: a smoke test, not a figure")
-    args = parser.parse_args(argv)
-    runs = 20 if args.quick else args.runs
-    if os.geteuid() != 0:
-        print("bench_lifecycle: needs root", file=sys.stderr)
+    args = parse_args(argv, __doc__, default=300, quick=20)
+    if args is None:
         return 2
-    root = tempfile.mkdtemp(prefix="ironframe-bench-", dir="/tmp")
-    os.chmod(root, 0o711)
+    runs = args.runs
+    root = scratch_root()
     bundle = tempfile.mkdtemp(prefix="ironframe-bench-crun-")
     results: dict[str, list[float]] = {}
     try:
@@ -117,13 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(bundle, ignore_errors=True)
         shutil.rmtree(root)
-    base = statistics.median(results["subprocess.run /bin/true"])
-    print(f"{'case':<34} {'median':>10} {'p90':>10} {'x subprocess':>13}   ({runs} runs)")
-    for name, times in results.items():
-        times.sort()
-        median = statistics.median(times)
-        p90 = times[int(len(times) * 0.9) - 1]
-        print(f"{name:<34} {median * 1e3:>8.2f}ms {p90 * 1e3:>8.2f}ms {median / base:>12.1f}x")
+    print_ratios(results, "subprocess.run /bin/true", f"{runs} runs", digits=1)
     return 0
 
 

@@ -17,34 +17,18 @@ The cgroups are made under this process's own cgroup and removed at exit.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import os
-import statistics
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from _common import measure, parse_args, print_ratios
 
 from ironframe_py.backends.linux import launch  # noqa: E402
 
 UID = GID = 1_899_201
 PR_SET_NO_NEW_PRIVS = 38
 HIERARCHIES = (("/sys/fs/cgroup/pids", "pids"), ("/sys/fs/cgroup/unified", ""))
-
-
-def measure(fn: Callable[[], None], runs: int, warmup: int = 10) -> list[float]:
-    """Wall times in seconds of ``runs`` calls after ``warmup`` unmeasured ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def _own_cgroup(mount: str, hierarchy: str) -> str:
@@ -105,33 +89,22 @@ def preexec(procs: list[str]) -> Callable[[], None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a table of medians and ratios."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=500)
-    parser.add_argument("--quick", action="store_true", help="30 runs: a smoke test, not a figure")
-    args = parser.parse_args(argv)
-    runs = 30 if args.quick else args.runs
-    if os.geteuid() != 0:
-        print("bench_spawn: needs root", file=sys.stderr)
+    args = parse_args(argv, __doc__, default=500, quick=30)
+    if args is None:
         return 2
+    runs = args.runs
     cgroups = make_cgroups()
     try:
         procs = [os.path.join(path, "cgroup.procs") for path in cgroups]
         results = {
-            "subprocess.run /bin/true": measure(subprocess_true, runs),
-            "launch.spawn (uid, cgroups) + wait": measure(ours(procs), runs),
-            "subprocess.run + preexec_fn (same)": measure(preexec(procs), runs),
+            "subprocess.run /bin/true": measure(subprocess_true, runs, warmup=10),
+            "launch.spawn (uid, cgroups) + wait": measure(ours(procs), runs, warmup=10),
+            "subprocess.run + preexec_fn (same)": measure(preexec(procs), runs, warmup=10),
         }
     finally:
         for path in reversed(cgroups):
             os.rmdir(path)
-    base = statistics.median(results["subprocess.run /bin/true"])
-    print(f"{'case':<36} {'median':>10} {'p90':>10} {'x subprocess':>13}   ({runs} runs, "
-          f"{len(cgroups)} cgroups)")
-    for name, times in results.items():
-        times.sort()
-        median = statistics.median(times)
-        p90 = times[int(len(times) * 0.9) - 1]
-        print(f"{name:<36} {median * 1e3:>8.3f}ms {p90 * 1e3:>8.3f}ms {median / base:>12.2f}x")
+    print_ratios(results, "subprocess.run /bin/true", f"{runs} runs, {len(cgroups)} cgroups")
     return 0
 
 

@@ -42,6 +42,11 @@ log = logging.getLogger("ironframe_py.guard")
 
 EXPECTED_ABI = 2
 MAX_EVENTS = 256
+# Kernel usage thresholds are registered only for containers watched this long:
+# a registration takes an RCU grace period (~10 ms per threshold), and a cgroup
+# removed meanwhile waits for it, so short-lived containers (polled until then)
+# would pay it in destroy().
+REGISTER_AFTER = 0.2
 DLL_NAME = "ifguard.dll"
 # JOB_OBJECT_MSG_* codes (winnt.h) a job-limit event can carry in its detail.
 JOB_MESSAGES = {9: "PROCESS_MEMORY_LIMIT", 10: "JOB_MEMORY_LIMIT", 11: "NOTIFICATION_LIMIT"}
@@ -189,6 +194,7 @@ class _Watched:
     def __init__(self, key: str, target: LinuxGuardTarget) -> None:
         self.key = key
         self.target = target
+        self.register_at = time.monotonic() + REGISTER_AFTER  # see REGISTER_AFTER
         self.fds: list[int] = []
         self.lock = threading.Lock()
         self.closed = False
@@ -303,6 +309,7 @@ class _WindowsWatched:
         self.key = key
         self.target = target
         self.cookie = next(self._cookies)  # the job's completion key, for the guard's life
+        self.register_at = 0.0  # nothing to register: no reason to wait
         self.attached = 0
         self.notified_limit = -1
         self.oom_kills = self.usage = self.peak = 0
@@ -393,6 +400,8 @@ class Guard:
         self._events = self.ffi.new("struct ifg_event[]", MAX_EVENTS)
         self._cells: tuple = (None, [])
         self._registrations: queue.SimpleQueue[_AnyWatched | None] = queue.SimpleQueue()
+        self._unregistered = 0  # queued or being registered (under _lock)
+        self._stop_waiting = threading.Event()  # cuts the registrar's REGISTER_AFTER wait short
         self._registrar: threading.Thread | None = None
         self.sweeps = 0
 
@@ -430,6 +439,7 @@ class Guard:
                     watched.carry(old)
                 self._retired.append(old)
             self._generation += 1
+            self._unregistered += 1
         self._sync()
         self._registrations.put(watched)
 
@@ -454,6 +464,7 @@ class Guard:
             self._watched[key] = new
             self._retired.append(old)
             self._generation += 1
+            self._unregistered += 1
         self._sync()
         self._registrations.put(new)
 
@@ -485,11 +496,12 @@ class Guard:
             self._lock.wait_for(lambda: self._applied >= wanted or not self.running, timeout)
 
     def settle(self, timeout: float = 30.0) -> None:
-        """Block until every target's kernel thresholds are registered and in use."""
+        """Block until every target's kernel thresholds are registered and in use
+        (targets are polled until then; registration starts ``REGISTER_AFTER`` s
+        after ``watch``)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self._registrations.empty():
-            time.sleep(0.01)
-        time.sleep(0.05)  # the registration taken off the queue last may still be running
+        with self._lock:
+            self._lock.wait_for(lambda: self._unregistered == 0 or not self.running, timeout)
         self.wait_applied(max(deadline - time.monotonic(), 0.1))
 
     # --- the thread ------------------------------------------------------------------------------
@@ -500,6 +512,7 @@ class Guard:
             if self.running:
                 return
             self._stopping = False
+            self._stop_waiting.clear()
             self._thread = threading.Thread(target=self._run, name="ironframe-guard", daemon=True)
             self._thread.start()
             self._registrar = threading.Thread(target=self._register_loop,
@@ -513,6 +526,7 @@ class Guard:
             thread = self._thread
         if thread is not None:
             self.lib.ifg_wake(self._core)
+            self._stop_waiting.set()
             self._registrations.put(None)
             for worker in (thread, self._registrar):
                 if worker is not None:
@@ -530,19 +544,26 @@ class Guard:
                 self._core = None
 
     def _register_loop(self) -> None:
-        """Registers kernel thresholds for new targets, then has the loop pick them up."""
+        """Registers kernel thresholds for targets watched ``REGISTER_AFTER`` s ago
+        (in watch order), then has the loop pick them up."""
         while True:
             watched = self._registrations.get()
             if watched is None or self._stopping:
                 return
             try:
+                wait = watched.register_at - time.monotonic()
+                if wait > 0 and self._stop_waiting.wait(wait):
+                    return
                 registered = watched.register_thresholds()
             except OSError as err:  # the cgroup went away meanwhile, or no threshold support
                 log.debug("guard: no usage threshold for %s: %s", watched.key, err)
-                continue
-            if registered:
-                with self._lock:
+                registered = False
+            with self._lock:
+                self._unregistered -= 1
+                if registered:
                     self._generation += 1
+                self._lock.notify_all()
+            if registered:
                 self.lib.ifg_wake(self._core)
 
     def _run(self) -> None:

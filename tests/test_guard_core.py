@@ -218,7 +218,7 @@ def test_ironframe_debug_prints_file_and_line_traces():
                                   env=dict(os.environ, IRONFRAME_DEBUG=debug), timeout=60)
             for debug in ("0", "1")}
     assert all(run.returncode == 0 for run in runs.values()), runs
-    assert re.search(r"guard_linux\.c:\d+: target 0: usage unreadable", runs["1"].stderr)
+    assert re.search(r"guard_core\.c:\d+: target 0: usage unreadable", runs["1"].stderr)
     assert "guard_linux.c" not in runs["0"].stderr
 
 

@@ -53,3 +53,24 @@ int ifg_push_detail(struct ifg_event *events, int32_t max_events, int32_t *count
     (*count)++;
     return 1;
 }
+
+void ifg_judge_usage(struct ifg_target *target, int64_t usage,
+                     struct ifg_event *events, int32_t max_events, int32_t *count)
+{
+    if (usage < 0) {
+        IFG_TRACE("target %lld: usage unreadable (%lld)", (long long)target->key, (long long)usage);
+        ifg_push(events, max_events, count, target->key, IFG_EVENT_ERROR, 0, -usage, 0);
+        return;  /* being destroyed under us: Python unwatches it */
+    }
+    target->usage = usage;
+    if (usage > target->peak)
+        target->peak = usage;
+    if (target->memory_limit >= 0 && usage > target->memory_limit) {
+        IFG_TRACE("target %lld: usage %lld > limit %lld", (long long)target->key,
+                  (long long)usage, (long long)target->memory_limit);
+        if (target->armed)
+            ifg_kill_target(target);
+        ifg_push(events, max_events, count, target->key, IFG_EVENT_MEMORY, 0, usage,
+                 target->memory_limit);
+    }
+}

@@ -200,25 +200,8 @@ int ifg_kill_target(struct ifg_target *target)
 static void ifg_sweep_memory(struct ifg_target *target, int read_usage, int check_oom,
                              struct ifg_event *events, int32_t max_events, int32_t *count)
 {
-    if (read_usage && target->usage_fd >= 0) {
-        int64_t usage = ifg_read_int(target->usage_fd);
-        if (usage < 0) {
-            IFG_TRACE("target %lld: usage unreadable (%lld)", (long long)target->key, (long long)usage);
-            ifg_push(events, max_events, count, target->key, IFG_EVENT_ERROR, 0, -usage, 0);
-            return;  /* being destroyed under us: Python unwatches it */
-        }
-        target->usage = usage;
-        if (usage > target->peak)
-            target->peak = usage;
-        if (target->memory_limit >= 0 && usage > target->memory_limit) {
-            IFG_TRACE("target %lld: usage %lld > limit %lld", (long long)target->key,
-                      (long long)usage, (long long)target->memory_limit);
-            if (target->armed)
-                ifg_kill_target(target);
-            ifg_push(events, max_events, count, target->key, IFG_EVENT_MEMORY, 0, usage,
-                     target->memory_limit);
-        }
-    }
+    if (read_usage && target->usage_fd >= 0)
+        ifg_judge_usage(target, ifg_read_int(target->usage_fd), events, max_events, count);
     if (check_oom && target->oom_fd >= 0) {
         int64_t kills = ifg_read_oom_kills(target->oom_fd);
         if (kills > target->oom_kills) {

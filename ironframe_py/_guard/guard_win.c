@@ -136,23 +136,7 @@ int ifg_kill_target(struct ifg_target *target)
 static void ifg_sweep_memory(struct ifg_target *target, struct ifg_pidlist *pids,
                              struct ifg_event *events, int32_t max_events, int32_t *count)
 {
-    int64_t usage = ifg_job_usage(ifg_job(target), pids);
-    if (usage < 0) {
-        IFG_TRACE("target %lld: job unreadable (%lld)", (long long)target->key, (long long)usage);
-        ifg_push(events, max_events, count, target->key, IFG_EVENT_ERROR, 0, -usage, 0);
-        return;  /* being destroyed under us: Python unwatches it */
-    }
-    target->usage = usage;
-    if (usage > target->peak)
-        target->peak = usage;
-    if (target->memory_limit >= 0 && usage > target->memory_limit) {
-        IFG_TRACE("target %lld: usage %lld > limit %lld", (long long)target->key,
-                  (long long)usage, (long long)target->memory_limit);
-        if (target->armed)
-            ifg_kill_target(target);
-        ifg_push(events, max_events, count, target->key, IFG_EVENT_MEMORY, 0, usage,
-                 target->memory_limit);
-    }
+    ifg_judge_usage(target, ifg_job_usage(ifg_job(target), pids), events, max_events, count);
 }
 
 /* The target whose user runs process, or NULL. */
