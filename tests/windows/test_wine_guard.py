@@ -17,6 +17,7 @@ import threading
 import time
 
 import pytest
+from _winproc import start_in
 
 from ironframe_py import Limits
 from ironframe_py.backends.base import ContainerContext
@@ -25,7 +26,7 @@ from ironframe_py.backends.windows._api import kernel32 as k32
 from ironframe_py.backends.windows.backend import EXIT_KILLED, WindowsBackend, WindowsContainerView
 from ironframe_py.backends.windows.guard_target import handle_value, target_for
 
-CREATE_SUSPENDED, CREATE_NO_WINDOW, STILL_ACTIVE = 0x4, 0x08000000, 259
+STILL_ACTIVE = 259
 PY = f'"{sys.executable}" -S -c '
 ALLOCATE = PY + ('"import time; c = [(bytearray(1 << 20), time.sleep(0.002)) for _ in range(400)]; '
                  'time.sleep(60)"')
@@ -38,17 +39,6 @@ class SidlessView(WindowsContainerView):
 
     def user_sid(self) -> bytes:
         return NOBODY
-
-
-def _run_in(job: jobs.JobObject, command: str):
-    """Suspended, into the job, resumed: nothing runs outside the job."""
-    info = k32.CreateProcess(command, CREATE_SUSPENDED | CREATE_NO_WINDOW)
-    try:
-        job.assign(info.hProcess)
-        k32.ResumeThread(info.hThread)
-    finally:
-        k32.CloseHandle(info.hThread)
-    return info.hProcess
 
 
 def _wait_for(predicate, timeout: float) -> bool:
@@ -87,9 +77,9 @@ def test_service_guard_kills_a_job_over_its_limit_and_follows_limit_changes(back
     holder = hog = None
     guard = backend.make_guard(0.01, events.append)
     try:
-        holder = _run_in(quiet_job, HOLD_16M)
+        holder = start_in(quiet_job, HOLD_16M)[0]
         guard.watch(quiet_ctx, quiet_view)
-        hog = _run_in(hog_job, ALLOCATE)
+        hog = start_in(hog_job, ALLOCATE)[0]
         guard.watch(hog_ctx, hog_view)
         assert k32.WaitForSingleObject(hog, 60_000) == 0, "the allocator was not stopped"
         # the C core kills first, then Python delivers the event

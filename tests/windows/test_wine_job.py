@@ -11,12 +11,11 @@ import sys
 import time
 
 import pytest
+from _winproc import start_in
 
 from ironframe_py.backends.windows import job as jobs
 from ironframe_py.backends.windows._api import kernel32 as k32
 
-CREATE_SUSPENDED = 0x00000004
-CREATE_NO_WINDOW = 0x08000000
 SLEEPER = f'"{sys.executable}" -c "import time; time.sleep(60)"'
 JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO, JOB_OBJECT_MSG_NEW_PROCESS, JOB_OBJECT_MSG_EXIT_PROCESS = 4, 6, 7
 
@@ -29,14 +28,7 @@ def job():
 
 
 def _start_in(job, command: str = SLEEPER):
-    """Start suspended, assign to the job, resume: no instruction runs outside the job."""
-    info = k32.CreateProcess(command, CREATE_SUSPENDED | CREATE_NO_WINDOW)
-    try:
-        job.assign(info.hProcess)
-        k32.ResumeThread(info.hThread)
-    finally:
-        k32.CloseHandle(info.hThread)
-    return info.hProcess, info.dwProcessId
+    return start_in(job, command)
 
 
 @pytest.mark.windows_only

@@ -63,15 +63,17 @@ def OpenProcessToken(process, access: int):
     return token[0]
 
 
-def GetTokenInformation(token, info_class: int) -> bytes:
-    """The raw information of ``info_class`` (probe the size, then ask again).
+def GetTokenInformation(token, info_class: int):
+    """The information of ``info_class`` in an owned cffi buffer (probe the size, then ask
+    again).  Structures in it point into the buffer itself (``TOKEN_USER.User.Sid``), so
+    read through it while it is alive: a ``bytes`` copy would keep dangling pointers.
     https://learn.microsoft.com/windows/win32/api/securitybaseapi/nf-securitybaseapi-gettokeninformation"""
     needed = ffi.new("DWORD *")
     size = 256
     for _ in range(3):
         buffer = ffi.new("char[]", size)
         if _adv().GetTokenInformation(token, info_class, buffer, size, needed):
-            return bytes(ffi.buffer(buffer, needed[0] or size))
+            return buffer
         code, text = ffi.getwinerror()
         if code != ERROR_INSUFFICIENT_BUFFER:
             raise os_error("GetTokenInformation", winerror=code, strerror=text)
@@ -81,8 +83,7 @@ def GetTokenInformation(token, info_class: int) -> bytes:
 
 def token_user_sid(token) -> bytes:
     """The SID of a token's user (``TokenUser``), as bytes."""
-    raw = GetTokenInformation(token, 1)  # TokenUser
-    buffer = ffi.from_buffer(raw)
+    buffer = GetTokenInformation(token, 1)  # TokenUser; the SID lies inside this buffer
     user = ffi.cast("TOKEN_USER *", buffer)
     return _sid_bytes(user.User.Sid)
 
