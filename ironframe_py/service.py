@@ -125,7 +125,11 @@ class ContainerService:
                                path=record.path, limits=spec.limits, env=dict(spec.env))
         self._apply_plan(ctx)
         self.store.mark_created(handle, ACTIVE)
-        return self._adopt(ctx, record.created, ACTIVE)
+        try:
+            return self._adopt(ctx, record.created, ACTIVE)
+        except BaseException as err:  # e.g. the guard could not watch it: not half-made either
+            self._abandon(record.handle, err)
+            raise
 
     def get(self, handle: str) -> Container:
         """The container called ``handle`` (also one created by another process).
@@ -252,6 +256,16 @@ class ContainerService:
         else:
             self.store.forget(handle, released)
         return failed
+
+    def _abandon(self, handle: str, err: BaseException) -> None:
+        """Tear down a container whose creation failed after its resources were made."""
+        with self._lock:
+            live = self._live.pop(handle.lower(), None)
+        try:
+            self._teardown(self.store.container(handle), live)
+        except Exception as cleanup_err:  # reported on the original error; destroy() can retry
+            err.add_note(f"rollback: {cleanup_err}")
+            log.error("rollback of %s: %s", handle, cleanup_err)
 
     def _adopt(self, ctx: ContainerContext, created: float, state: str) -> Container:
         view = self.backend.open(ctx, self.store.resources(ctx.handle))

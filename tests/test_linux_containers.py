@@ -289,6 +289,20 @@ def test_failure_midway_rolls_back_everything(service, monkeypatch):
     assert mounts_under(service.root) == [] and loops_backed_under(service.root) == []
 
 
+def test_a_guard_that_cannot_watch_the_new_container_undoes_its_creation(service, monkeypatch):
+    """The last step of create() -- handing the container to the guard -- fails: nothing stays."""
+    def refuse(ctx, view):
+        raise OSError(errno.EMFILE, "injected: no fd left to watch the cgroup files")
+
+    monkeypatch.setattr(service._guard, "watch", refuse)
+    with pytest.raises(OSError, match="injected"):
+        service.create(ContainerSpec(handle="unwatched", limits=Limits(memory="32M", disk="8M")))
+    assert service.list() == []
+    assert cgroup_dirs_named("unwatched") == []
+    assert not os.path.exists(os.path.join(service.root, "containers", "unwatched"))
+    assert mounts_under(service.root) == [] and loops_backed_under(service.root) == []
+
+
 def test_get_from_a_second_service_sees_the_same_container(service):
     from ironframe_py import ContainerService
 
