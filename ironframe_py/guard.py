@@ -40,7 +40,7 @@ __all__ = ["Guard", "GuardEvent", "LinuxGuardTarget", "WindowsGuardTarget", "loa
 
 log = logging.getLogger("ironframe_py.guard")
 
-EXPECTED_ABI = 2
+EXPECTED_ABI = 3
 MAX_EVENTS = 256
 # Kernel usage thresholds are registered only for containers watched this long:
 # a registration takes an RCU grace period (~10 ms per threshold), and a cgroup
@@ -124,10 +124,14 @@ class LinuxGuardTarget:
     :param kill_path: cgroup2 ``cgroup.kill``, if any.
     :param freezer_path: v1 ``freezer.state``, used to kill without ``cgroup.kill``.
     :param procs_path: ``cgroup.procs`` of one hierarchy (membership, v1 kill).
+    :param pids_path: ``pids.current`` of the same hierarchy: when the guard
+        follows process events, a container whose cgroup holds as many tasks
+        as run as its uid is known to have no escapee without a scan.
     """
 
     uid: int
     procs_path: str
+    pids_path: str | None = None
     memory_limit: int | None = None
     usage_path: str | None = None
     oom_path: str | None = None
@@ -207,6 +211,7 @@ class _Watched:
             self.kill_fd = self._open(target.kill_path, os.O_WRONLY)
             self.freezer_fd = self._open(target.freezer_path, os.O_WRONLY)
             self.procs_fd = self._open(target.procs_path, os.O_RDONLY)
+            self.pids_fd = self._open(target.pids_path, os.O_RDONLY)
             self.event_fd, self.event_kind = self._event_source()
             self.threshold_fd = -1  # registered later, off the caller's path: see register_thresholds
             if target.oom_path:
@@ -272,7 +277,7 @@ class _Watched:
         cell.key = key_index
         cell.memory_limit = -1 if limit is None else limit
         cell.usage_fd, cell.oom_fd, cell.kill_fd = self.usage_fd, self.oom_fd, self.kill_fd
-        cell.freezer_fd, cell.procs_fd = self.freezer_fd, self.procs_fd
+        cell.freezer_fd, cell.procs_fd, cell.pids_fd = self.freezer_fd, self.procs_fd, self.pids_fd
         cell.event_fd, cell.event_kind = self.event_fd, self.event_kind
         cell.threshold_fd = self.threshold_fd
         cell.uid, cell.armed = self.target.uid, 1
@@ -323,7 +328,7 @@ class _WindowsWatched:
         cell.key = key_index
         cell.memory_limit = -1 if target.memory_limit is None else target.memory_limit
         cell.usage_fd = cell.oom_fd = cell.event_fd = cell.threshold_fd = -1
-        cell.kill_fd = cell.freezer_fd = cell.procs_fd = -1
+        cell.kill_fd = cell.freezer_fd = cell.procs_fd = cell.pids_fd = -1
         cell.event_kind, cell.uid, cell.armed = 0, 0, 1
         cell.oom_kills, cell.usage, cell.peak = self.oom_kills, self.usage, self.peak
         cell.job, cell.cookie, cell.exit_code = target.job, self.cookie, target.exit_code
@@ -408,6 +413,13 @@ class Guard:
     def __repr__(self) -> str:
         return (f"<Guard interval={self.interval}s watching {len(self._watched)} "
                 f"{'running' if self.running else 'stopped'}>")
+
+    @property
+    def proc_events(self) -> bool:
+        """True if escapees are found from the kernel's process events (Linux, as root)
+        rather than by scanning every process each ``escape_interval``."""
+        return bool(self._core is not None and
+                    self.lib.ifg_features(self._core) & self.lib.IFG_FEATURE_PROC_EVENTS)
 
     @property
     def running(self) -> bool:

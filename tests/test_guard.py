@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 
@@ -33,8 +34,7 @@ def _wait_for(predicate, timeout: float, step: float = 0.005) -> bool:
     return predicate()
 
 
-@pytest.fixture
-def guarded():
+def _guarded_service():
     """A service whose guard polls every 50 ms; yields (service, events)."""
     need_root()
     root = make_root()
@@ -49,6 +49,22 @@ def guarded():
         path = os.path.join(root, name)
         os.rmdir(path) if os.path.isdir(path) else os.unlink(path)
     os.rmdir(root)
+
+
+@pytest.fixture
+def guarded():
+    """A service whose guard polls every 50 ms; yields (service, events)."""
+    yield from _guarded_service()
+
+
+@pytest.fixture(params=["proc-events", "proc-scan"])
+def escape_guarded(request, monkeypatch):
+    """``guarded``, once with escapees found from process events and once by /proc scans."""
+    if request.param == "proc-scan":
+        monkeypatch.setenv("IRONFRAME_GUARD_PROC_EVENTS", "0")
+    for service, events in _guarded_service():
+        assert service._guard.guard.proc_events == (request.param == "proc-events")
+        yield service, events
 
 
 def test_kernel_oom_kill_stops_the_whole_container(guarded):
@@ -100,8 +116,8 @@ def _move_to_parent(pid: int, dirs: list[str]) -> None:
             procs.write(str(pid))
 
 
-def test_escapee_is_killed(guarded):
-    service, events = guarded
+def test_escapee_is_killed(escape_guarded):
+    service, events = escape_guarded
     with service.create() as box:
         proc = box.run(list(SLEEP), stdout=PIPE)
         dirs = box._view.cgroups.dirs
@@ -109,6 +125,81 @@ def test_escapee_is_killed(guarded):
         assert proc.pid not in box.pids()
         assert proc.wait(20 * 0.1 + 5) == -signal.SIGKILL
         assert [(e.limit, e.pid) for h, e in events] == [("escapee", proc.pid)]
+
+
+def _become(uid: int) -> subprocess.Popen:
+    """A root process outside every container that switches to ``uid`` (a UID event)
+    and execs sleep."""
+    tail = "print('now', flush=True)\nos.execv('/bin/sleep', ['sleep', '300'])"
+    return subprocess.Popen(["/usr/bin/python3", "-S", "-c",
+                             f"import os, sys, time\nos.setgroups([])\nos.setresgid({uid}, {uid}, {uid})\n"
+                             f"os.setresuid({uid}, {uid}, {uid})\n{tail}"],
+                            stdout=subprocess.PIPE)
+
+
+def test_process_that_becomes_the_container_uid_outside_it_is_killed(escape_guarded):
+    service, events = escape_guarded
+    with service.create() as box:
+        outsider = _become(box.uid)
+        try:
+            assert outsider.stdout.readline() == b"now\n"
+            assert outsider.wait(20 * 0.25 + 5) == -signal.SIGKILL
+        finally:
+            outsider.kill()
+            outsider.wait()
+        assert [(e.limit, e.pid) for h, e in events] == [("escapee", outsider.pid)]
+
+
+CHURN = """
+import os, threading, time
+def spin():
+    while True:
+        time.sleep(0.001)
+for _ in range(8):
+    threading.Thread(target=spin, daemon=True).start()
+print("ready", flush=True)
+while True:
+    pid = os.fork()
+    if pid == 0:
+        threading.Thread(target=spin, daemon=True).start()
+        time.sleep(0.002)
+        os._exit(0)
+    os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.parametrize("proc_events", [True, False], ids=["proc-events", "proc-scan"])
+def test_busy_container_forking_and_threading_is_never_taken_for_escapees(proc_events, monkeypatch):
+    """Hundreds of escapee sweeps while a container forks children and starts threads
+    non-stop: neither the task counts nor a stale cgroup.procs make an innocent look
+    outside (a v1 cgroup.procs re-read through the same open file can be a second old)."""
+    need_root()
+    if not proc_events:
+        monkeypatch.setenv("IRONFRAME_GUARD_PROC_EVENTS", "0")
+    root = make_root()
+    from ironframe_py.backends.linux.guard_target import target_for
+
+    with ContainerService(root, guard_interval=None) as service:
+        with service.create(ContainerSpec(limits=Limits(memory="128M", processes=64))) as box:
+            busy = [box.run(["/usr/bin/python3", "-S", "-c", CHURN], stdout=PIPE) for _ in range(2)]
+            for proc in busy:
+                assert proc.stdout.readline() == b"ready\n"
+            events = []
+            with Guard(interval=0.002, on_event=events.append, escape_interval=0.002) as guard:
+                assert guard.proc_events == proc_events
+                guard.watch(box.handle, target_for(box._ctx, box._view))
+                start = guard.sweeps
+                assert _wait_for(lambda: guard.sweeps - start >= 500, 60)
+            assert events == [] and all(proc.poll() is None for proc in busy)
+
+
+def test_guard_uses_process_events_as_root_unless_told_not_to(monkeypatch):
+    need_root()
+    with Guard(interval=0.05) as guard:
+        assert guard.proc_events
+    monkeypatch.setenv("IRONFRAME_GUARD_PROC_EVENTS", "0")
+    with Guard(interval=0.05) as guard:
+        assert not guard.proc_events
 
 
 def test_guard_survives_containers_destroyed_while_it_sweeps():

@@ -225,9 +225,12 @@ def test_ironframe_debug_prints_file_and_line_traces():
 # --- the Linux core under AddressSanitizer / LeakSanitizer ------------------------------------------
 
 ASAN_DRIVER = r"""
+#define _GNU_SOURCE
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "guard_core.h"
 
@@ -240,6 +243,49 @@ static int file(const char *dir, const char *name, const char *text, int flags)
         return -1;
     close(fd);
     return open(path, flags);
+}
+
+/* As root: three children become target 0's uid outside its (file) cgroup; the
+ * guard, following process events, must kill exactly those three. */
+static int escapees(struct ifg_target *targets, struct ifg_event *events)
+{
+    int ready[2], found = 0;
+    pid_t children[3];
+    struct ifg_guard *guard = ifg_new();
+    if (guard == NULL || pipe(ready) != 0 || ifg_set_targets(guard, targets, 2) != 0)
+        return 1;
+    for (int i = 0; i < 3; i++) {
+        children[i] = fork();
+        if (children[i] == 0) {
+            uid_t uid = targets[0].uid;
+            if (setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0 ||
+                write(ready[1], "x", 1) != 1)
+                _exit(1);
+            for (;;)
+                pause();
+        }
+    }
+    char byte;
+    for (int i = 0; i < 3; i++)
+        if (read(ready[0], &byte, 1) != 1)
+            return 2;
+    for (int cycle = 0; cycle < 400 && found < 3; cycle++) {
+        int n = ifg_cycle(guard, targets, 2, 5, 1, events, 8);
+        for (int i = 0; i < n; i++)
+            found += events[i].kind == IFG_EVENT_ESCAPEE && events[i].key == 0;
+    }
+    for (int i = 0; i < 3; i++) {
+        int status;
+        if (waitpid(children[i], &status, 0) != children[i] || !WIFSIGNALED(status) ||
+            WTERMSIG(status) != SIGKILL)
+            return 3;
+    }
+    close(ready[0]);
+    close(ready[1]);
+    int tracked = ifg_features(guard) & IFG_FEATURE_PROC_EVENTS;
+    ifg_free(guard);
+    printf("ESCAPEES OK (%s)\n", tracked ? "process events" : "proc scan");
+    return found == 3 ? 0 : 4;
 }
 
 int main(int argc, char **argv)
@@ -262,7 +308,7 @@ int main(int argc, char **argv)
         t->kill_fd = file(argv[1], name, "", O_WRONLY);
         snprintf(name, sizeof name, "procs%d", i);
         t->procs_fd = file(argv[1], name, "1\n", O_RDONLY);
-        t->event_fd = t->threshold_fd = t->freezer_fd = -1;
+        t->event_fd = t->threshold_fd = t->freezer_fd = t->pids_fd = -1;
         t->uid = 1899777 + i;  /* nobody runs as these: the escapee scan kills nothing */
         t->armed = 1;
     }
@@ -278,6 +324,8 @@ int main(int argc, char **argv)
                 return 5;
         ifg_free(guard);
     }
+    if (geteuid() == 0 && escapees(targets, events) != 0)
+        return 9;
     if (pwrite(targets[1].usage_fd, "1500\n", 5, 0) != 5 || ifg_sweep(targets, 2, 0, events, 8) != 1)
         return 6;
     if (events[0].key != 1 || events[0].kind != IFG_EVENT_MEMORY || events[0].value != 1500)
@@ -301,13 +349,15 @@ int main(int argc, char **argv)
 
 def test_linux_core_is_clean_under_asan_and_lsan(tmp_path):
     """Repeated sweeps, guards made and freed, and a breach, with every leak and
-    out-of-bounds access reported (no root: the targets are plain files)."""
+    out-of-bounds access reported (the targets are plain files).  As root, also the
+    process-event task table: three children turn into a target's uid outside it
+    and must be killed."""
     compiler = shutil.which("gcc") or shutil.which("cc")
     need(compiler is not None, "no C compiler")
     driver = tmp_path / "driver.c"
     driver.write_text(ASAN_DRIVER)
     binary = tmp_path / "driver"
-    sources = [os.path.join(GUARD_DIR, name) for name in ("guard_core.c", "guard_linux.c")]
+    sources = [os.path.join(GUARD_DIR, name) for name in ("guard_core.c", "guard_linux.c", "guard_tasks.c")]
     subprocess.run([compiler, "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
                     "-Wall", "-Wextra", "-Werror", "-I", GUARD_DIR, str(driver), *sources,
                     "-o", str(binary)], check=True, timeout=120)
@@ -316,6 +366,8 @@ def test_linux_core_is_clean_under_asan_and_lsan(tmp_path):
     result = subprocess.run([str(binary), str(tmp_path)], capture_output=True, text=True, env=env,
                             timeout=120)
     assert result.returncode == 0 and "ASAN-DRIVER OK" in result.stdout, result.stderr[-4000:]
+    if os.geteuid() == 0:  # as root the driver also has the guard kill real escapees
+        assert "ESCAPEES OK (process events)" in result.stdout, result.stdout
 
 
 # --- the Windows core: mingw-w64 build, layout, exports, and a run under Wine --------------------------
@@ -375,7 +427,7 @@ import time
 from ironframe_py.backends.windows import job as jobs
 from ironframe_py.backends.windows._api import kernel32 as k32
 from ironframe_py.backends.windows._ffi import ffi as wffi
-from ironframe_py.guard import Guard, WindowsGuardTarget, load_core
+from ironframe_py.guard import EXPECTED_ABI, Guard, WindowsGuardTarget, load_core
 
 CREATE_SUSPENDED, CREATE_NO_WINDOW, STILL_ACTIVE, EXIT = 0x4, 0x08000000, 259, 77
 PY = '"' + sys.executable + '" -S -c '
@@ -409,7 +461,7 @@ WINDOWS_SIDE = WINDOWS_PRELUDE + r'''
 def main():
     ffi, lib = load_core()
     import cffi
-    assert lib.ifg_abi_version() == 2 and isinstance(ffi, cffi.FFI)  # the DLL, in ABI mode
+    assert lib.ifg_abi_version() == EXPECTED_ABI and isinstance(ffi, cffi.FFI)  # the DLL, in ABI mode
     events, holder, outsider = [], None, None
     hog_job, quiet_job = jobs.JobObject(), jobs.JobObject()
     for job in (hog_job, quiet_job):

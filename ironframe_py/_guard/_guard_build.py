@@ -2,7 +2,7 @@
 
 The cdef is the part of ``guard_core.h`` between its CDEF markers, so the
 header is the single declaration of the interface.  Linux builds
-``guard_core.c`` + ``guard_linux.c``; Windows builds ``guard_core.c`` +
+``guard_core.c`` + ``guard_linux.c`` + ``guard_tasks.c``; Windows builds ``guard_core.c`` +
 ``guard_win.c``.  cffi releases the GIL around every call, so the guard's
 blocking wait never holds it.
 """
@@ -31,8 +31,8 @@ def cdef_text() -> str:
 
 def sources(platform: str = sys.platform) -> list[str]:
     """The C files for ``platform``, relative to the project root (as setuptools wants)."""
-    own = "guard_win.c" if platform == "win32" else "guard_linux.c"
-    return [str((HERE / name).relative_to(ROOT)) for name in ("guard_core.c", own)]
+    own = ["guard_win.c"] if platform == "win32" else ["guard_linux.c", "guard_tasks.c"]
+    return [str((HERE / name).relative_to(ROOT)) for name in ("guard_core.c", *own)]
 
 
 def make_builder(platform: str = sys.platform) -> FFI:

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* CDEF-BEGIN */
-#define IFG_ABI_VERSION 2
+#define IFG_ABI_VERSION 3
 
 #define IFG_EVENT_MEMORY 1      /* usage above the limit: the container was killed */
 #define IFG_EVENT_OOM_KILL 2    /* the kernel OOM-killed a process: the container was killed */
@@ -21,6 +21,8 @@
                                    Win32 error in value; pid set for an escapee) */
 #define IFG_EVENT_JOB_LIMIT 5   /* Windows: the job reported a memory-limit message (its code in
                                    detail): the container was killed */
+
+#define IFG_FEATURE_PROC_EVENTS 1  /* Linux: escapees found from process events, not /proc scans */
 
 #define IFG_WAIT_NONE 0         /* no kernel event: polling only */
 #define IFG_WAIT_COUNTER 1      /* an eventfd: readable when it fires */
@@ -40,6 +42,7 @@ struct ifg_target {
     int32_t kill_fd;          /* cgroup.kill (cgroup2), or -1 */
     int32_t freezer_fd;       /* freezer.state (v1), or -1 */
     int32_t procs_fd;         /* cgroup.procs of one hierarchy (membership, v1 kill) */
+    int32_t pids_fd;          /* pids.current of the same hierarchy as procs_fd, or -1 */
     uint32_t uid;             /* the container's uid (escapee sweep) */
     /* both */
     int32_t armed;            /* kill the container on a breach */
@@ -75,6 +78,8 @@ void ifg_free(struct ifg_guard *guard);
 /* Wake a thread blocked in ifg_cycle (from any thread): an eventfd (Linux), a
  * completion packet (Windows). */
 int ifg_wake(struct ifg_guard *guard);
+/* IFG_FEATURE_* bits this guard uses. */
+int ifg_features(struct ifg_guard *guard);
 /* Tell the guard which targets to wait on (call between cycles): Linux adds
  * their event fds to a fresh epoll set; Windows attaches new jobs to its
  * completion port and sets their job notification limits. */

@@ -20,6 +20,7 @@
 
 #include "guard_core.h"
 #include "guard_internal.h"
+#include "guard_tasks.h"
 
 #define IFG_MAX_WAIT_EVENTS 64
 #define IFG_WAKE_TAG (-1)
@@ -31,6 +32,7 @@ struct ifg_guard {
     uint64_t cycles;
     int32_t count;
     uint8_t *pending;           /* per target: a kernel event arrived, re-read its OOM count */
+    struct ifg_tasks *tasks;    /* tasks of the watched uids from process events, or NULL */
 };
 
 /* --- small readers --------------------------------------------------------------- */
@@ -71,12 +73,21 @@ struct ifg_members {
     int32_t count;
 };
 
+/* A v1 cgroup.procs read again through the same open file may be served from a
+ * pid list the kernel cached for that file (for up to a second): a process
+ * forked meanwhile would be missing, and taken for an escapee.  Each read
+ * therefore opens the file anew (through /proc/self/fd), which v1 and v2 both
+ * answer from the live cgroup. */
 static void ifg_read_pids(int procs_fd, struct ifg_members *members)
 {
-    char buf[65536];
+    char buf[65536], path[32];
     members->pids = NULL;
     members->count = 0;
-    ssize_t got = pread(procs_fd, buf, sizeof buf - 1, 0);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", procs_fd);
+    int fresh = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fresh >= 0 ? read(fresh, buf, sizeof buf - 1) : pread(procs_fd, buf, sizeof buf - 1, 0);
+    if (fresh >= 0)
+        close(fresh);
     if (got <= 0)
         return;
     buf[got] = '\0';
@@ -146,12 +157,13 @@ static int ifg_in_procs(int fd, int32_t pid)
     return found;
 }
 
-/* Zombies have left their cgroup but are dead already: never escapees. */
-static int ifg_is_zombie(int proc_fd, const char *pid)
+/* Zombies have left their cgroup but are dead already: never escapees.  (Also
+ * used on /proc/<pid>/task: dir_fd a task directory, pid a task id.) */
+int ifg_is_zombie(int dir_fd, const char *pid)
 {
     char path[sizeof(((struct dirent *)0)->d_name) + 8], buf[512];
     snprintf(path, sizeof path, "%s/stat", pid);
-    int fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 1;  /* gone */
     ssize_t got = read(fd, buf, sizeof buf - 1);
@@ -224,9 +236,55 @@ static struct ifg_target *ifg_target_of_uid(struct ifg_target *targets, int32_t 
     return NULL;
 }
 
-/* Kill processes that run as a container's uid but are not in its cgroup.
- * The owner of /proc/<pid> is the process's effective uid (root for a
- * process that made itself non-dumpable; destroy's full scan covers those). */
+/* The effective uid on the "Uid:" line of /proc/<pid>/status, or -1 if it is gone.
+ * (The owner of /proc/<pid> is the effective uid too, except that some kernels
+ * show root for a non-dumpable process: the kill decision reads the status.) */
+static int64_t ifg_effective_uid(int proc_fd, const char *pid)
+{
+    char path[32], buf[4096];
+    snprintf(path, sizeof path, "%s/status", pid);
+    int fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+        return -1;
+    buf[got] = '\0';
+    char *line = strstr(buf, "\nUid:");
+    unsigned long real, effective;
+    if (line == NULL || sscanf(line + 5, "%lu %lu", &real, &effective) != 2)
+        return -1;
+    return (int64_t)effective;
+}
+
+/* Kill pid if it still runs as target's uid outside its cgroup.  The process is
+ * pinned by a pidfd and judged again (pid reuse), against the cgroup as it is
+ * now (it may have just been spawned into it); zombies are already dead. */
+static void ifg_kill_escapee(int proc_fd, int32_t pid, struct ifg_target *target,
+                             struct ifg_event *events, int32_t max_events, int32_t *n_events)
+{
+    char name[16];
+    snprintf(name, sizeof name, "%d", pid);
+    if (ifg_is_zombie(proc_fd, name))
+        return;
+    int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+    if (pidfd < 0)
+        return;
+    if (ifg_effective_uid(proc_fd, name) == (int64_t)target->uid &&
+        !ifg_in_procs(target->procs_fd, pid)) {
+        IFG_TRACE("escapee pid %d of uid %u", pid, (unsigned)target->uid);
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
+            ifg_push(events, max_events, n_events, target->key, IFG_EVENT_ESCAPEE, pid, 0, 0);
+    }
+    close(pidfd);
+}
+
+/* Kill processes that run as a container's uid but are not in its cgroup: one
+ * /proc scan for all containers, by the owner of /proc/<pid> (the effective
+ * uid; root on kernels that hide a non-dumpable process's owner, which this
+ * scan then misses -- the process-event sweep below and destroy's full scan
+ * read the status instead). */
 static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
                                struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
@@ -259,27 +317,48 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
             continue;  /* exited between readdir and stat */
         if (st.st_uid == 0 || (target = ifg_target_of_uid(targets, count, st.st_uid)) == NULL)
             continue;
-        if (ifg_is_zombie(proc_fd, entry->d_name))
-            continue;
-        /* Pin the process, then re-check it is still the one we judged (pid reuse),
-         * against the cgroup as it is now (it may have just been spawned into it). */
-        int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-        if (pidfd < 0)
-            continue;
-        if (fstatat(proc_fd, entry->d_name, &st, 0) == 0 && st.st_uid == target->uid &&
-            !ifg_in_procs(target->procs_fd, (int32_t)pid)) {
-            IFG_TRACE("escapee pid %ld of uid %u", pid, (unsigned)target->uid);
-            if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
-                ifg_push(events, max_events, n_events, target->key, IFG_EVENT_ESCAPEE,
-                         (int32_t)pid, 0, 0);
-        }
-        close(pidfd);
+        ifg_kill_escapee(proc_fd, (int32_t)pid, target, events, max_events, n_events);
     }
     for (int32_t i = 0; i < count; i++)
         free(members[i].pids);
     free(members);
     free(contained.pids);
     closedir(proc);
+}
+
+/* The same sweep from the task table: a container whose pids cgroup holds at least
+ * as many tasks as run as its uid host-wide has none outside, so only the others
+ * (normally none) are judged process by process.  No /proc scan. */
+static void ifg_sweep_escapees_tracked(struct ifg_tasks *tasks, struct ifg_target *targets,
+                                       int32_t count, struct ifg_event *events,
+                                       int32_t max_events, int32_t *n_events)
+{
+    int proc_fd = -1;
+    ifg_tasks_update(tasks, 1);
+    for (int32_t i = 0; i < count; i++) {
+        struct ifg_target *target = &targets[i];
+        int32_t running = ifg_tasks_count(tasks, target->uid);
+        if (running == 0)
+            continue;
+        if (target->pids_fd >= 0 && ifg_read_int(target->pids_fd) >= running)
+            continue;
+        int32_t *groups = malloc(sizeof *groups * (size_t)running);
+        if (groups == NULL)
+            continue;
+        int32_t n_groups = ifg_tasks_groups(tasks, target->uid, groups, running);
+        struct ifg_members members;
+        ifg_read_pids(target->procs_fd, &members);
+        if (proc_fd < 0)
+            proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        for (int32_t j = 0; j < n_groups && proc_fd >= 0; j++)
+            if (!ifg_is_member(&members, groups[j]))
+                ifg_kill_escapee(proc_fd, groups[j], target, events, max_events, n_events);
+        free(members.pids);
+        free(groups);
+    }
+    if (proc_fd >= 0)
+        close(proc_fd);
+    ifg_tasks_swept(tasks);
 }
 
 int ifg_sweep(struct ifg_target *targets, int32_t count, int32_t sweep_escapees,
@@ -302,6 +381,7 @@ struct ifg_guard *ifg_new(void)
         return NULL;
     guard->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     guard->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    guard->tasks = ifg_tasks_open();
     if (guard->epoll_fd < 0 || guard->wake_fd < 0) {
         ifg_free(guard);
         return NULL;
@@ -323,7 +403,13 @@ void ifg_free(struct ifg_guard *guard)
     if (guard->wake_fd >= 0)
         close(guard->wake_fd);
     free(guard->pending);
+    ifg_tasks_close(guard->tasks);
     free(guard);
+}
+
+int ifg_features(struct ifg_guard *guard)
+{
+    return guard->tasks != NULL ? IFG_FEATURE_PROC_EVENTS : 0;
 }
 
 int ifg_wake(struct ifg_guard *guard)
@@ -362,9 +448,21 @@ int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t
         }
     }
     uint8_t *pending = calloc((size_t)(count > 0 ? count : 1), 1);
-    if (pending == NULL) {
+    uint32_t *uids = malloc(sizeof *uids * (size_t)(count > 0 ? count : 1));
+    if (pending == NULL || uids == NULL) {
+        free(pending);
+        free(uids);
         close(epoll_fd);
         return -ENOMEM;
+    }
+    for (int32_t i = 0; i < count; i++)
+        uids[i] = targets[i].uid;
+    int tracked = guard->tasks != NULL ? ifg_tasks_set_uids(guard->tasks, uids, count) : 0;
+    free(uids);
+    if (tracked < 0) {
+        free(pending);
+        close(epoll_fd);
+        return tracked;
     }
     close(guard->epoll_fd);
     free(guard->pending);
@@ -427,7 +525,13 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
         guard->pending[i] = 0;
         ifg_sweep_memory(target, read_usage, check_oom, events, max_events, &n_events);
     }
-    if (sweep_escapees)
+    if (guard->tasks != NULL) {
+        if (sweep_escapees)
+            ifg_sweep_escapees_tracked(guard->tasks, targets, count, events, max_events, &n_events);
+        else
+            ifg_tasks_update(guard->tasks, 0);  /* keep the socket drained between sweeps */
+    } else if (sweep_escapees) {
         ifg_sweep_escapees(targets, count, events, max_events, &n_events);
+    }
     return n_events;
 }

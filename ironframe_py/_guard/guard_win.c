@@ -264,6 +264,12 @@ struct ifg_guard *ifg_new(void)
     return guard;
 }
 
+int ifg_features(struct ifg_guard *guard)
+{
+    (void)guard;
+    return 0;
+}
+
 void ifg_free(struct ifg_guard *guard)
 {
     if (guard == NULL)

@@ -19,6 +19,9 @@ def target_for(ctx: ContainerContext, view) -> LinuxGuardTarget:
         return None
 
     memory = cgroups.memory
+    # Membership is judged in the pids hierarchy when there is one: its task count
+    # lets the guard skip containers with no task outside.
+    membership = cgroups.pids_dir or cgroups.kill_dir or cgroups.dirs[0]
     v1 = existing(memory, "memory.oom_control") is not None
     return LinuxGuardTarget(
         uid=ctx.uid,
@@ -28,6 +31,7 @@ def target_for(ctx: ContainerContext, view) -> LinuxGuardTarget:
         event_control_path=existing(memory, "cgroup.event_control") if v1 else None,
         kill_path=existing(cgroups.kill_dir, "cgroup.kill"),
         freezer_path=existing(cgroups.freezer, "freezer.state"),
-        procs_path=os.path.join(cgroups.kill_dir or cgroups.dirs[0], "cgroup.procs"),
+        procs_path=os.path.join(membership, "cgroup.procs"),
+        pids_path=existing(cgroups.pids_dir, "pids.current"),
     )
 
