@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -298,3 +299,48 @@ def test_unwatch_closes_the_files(tmp_path):
         guard.wait_applied()
         assert len(set(os.listdir("/proc/self/fd"))) < len(opened)
         assert guard.running and is_alive(os.getpid())
+
+
+OVERFLOW_SIDE = """
+import subprocess, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+from test_guard import _become
+from linux_fixtures import make_root
+from ironframe_py import ContainerService
+
+events = []
+with ContainerService(make_root(), guard_interval=0.01, on_event=lambda h, e: events.append(e)) as service:
+    assert service._guard.guard.proc_events
+    with service.create() as box:
+        inside = box.run(["/bin/sleep", "300"])
+        def storm():  # ~3 process events per run into a receive buffer of a few KiB
+            for _ in range(400):
+                subprocess.run(["/bin/true"])
+        stormer = threading.Thread(target=storm)
+        stormer.start()
+        time.sleep(0.2)
+        outsider = _become(box.uid)  # its UID event is likely among those dropped
+        assert outsider.stdout.readline() == b"now\\n"
+        stormer.join()
+        status = outsider.wait(30)
+        assert status == -9, status
+        assert inside.poll() is None
+        assert [(e.limit, e.pid) for e in events] == [("escapee", outsider.pid)], events
+print("OVERFLOW-SIDE OK")
+"""
+
+
+def test_lost_process_events_are_noticed_and_the_table_rebuilt(tmp_path):
+    """A receive buffer far too small for a burst of forks: the kernel drops events
+    (ENOBUFS), the guard notices, rebuilds its table from /proc, and still kills
+    the escapee and nothing else."""
+    need_root()
+    script = tmp_path / "overflow.py"
+    script.write_text(OVERFLOW_SIDE)
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, IRONFRAME_DEBUG="1", IRONFRAME_GUARD_EVENT_BUFFER="2048",
+               PYTHONPATH=os.pathsep.join([tests, os.path.dirname(tests)]))
+    result = subprocess.run([sys.executable, str(script), tests], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0 and "OVERFLOW-SIDE OK" in result.stdout, result.stderr[-3000:]
+    assert "process events overflowed: rescanning /proc" in result.stderr

@@ -193,7 +193,10 @@ struct ifg_tasks *ifg_tasks_open(void)
     tasks->sock = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_CONNECTOR);
     if (tasks->slots == NULL || tasks->counts == NULL || tasks->sock < 0)
         goto fail;
-    int size = IFG_EVENT_BUFFER;
+    /* IRONFRAME_GUARD_EVENT_BUFFER overrides the size (the tests shrink it to force
+     * an overflow and the rescan that follows). */
+    const char *buffer_setting = getenv("IRONFRAME_GUARD_EVENT_BUFFER");
+    int size = buffer_setting != NULL ? atoi(buffer_setting) : IFG_EVENT_BUFFER;
     if (setsockopt(tasks->sock, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
         IFG_TRACE("SO_RCVBUFFORCE refused (%d): default receive buffer", errno);
     struct sockaddr_nl address = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC };
