@@ -273,6 +273,14 @@ def test_duplicate_handle_is_refused_and_first_is_untouched(service):
         assert os.path.isdir(box.path) and service.list() == ["twin"]
 
 
+def _assert_never_made(service, handle: str) -> None:
+    """A failed create() left nothing: no record, cgroup, directory, mount or loop device."""
+    assert service.list() == []
+    assert cgroup_dirs_named(handle) == []
+    assert not os.path.exists(os.path.join(service.root, "containers", handle))
+    assert mounts_under(service.root) == [] and loops_backed_under(service.root) == []
+
+
 def test_failure_midway_rolls_back_everything(service, monkeypatch):
     """A step that fails after cgroups and the directory exist undoes them in reverse."""
     from ironframe_py.backends.linux import backend as linux_backend
@@ -283,10 +291,7 @@ def test_failure_midway_rolls_back_everything(service, monkeypatch):
     monkeypatch.setattr(linux_backend.LinuxBackend, "_secure_dir", lambda self, ctx: broken(ctx))
     with pytest.raises(OSError, match="injected"):
         service.create(ContainerSpec(handle="halfway", limits=Limits(memory="32M", disk="8M")))
-    assert service.list() == []
-    assert cgroup_dirs_named("halfway") == []
-    assert not os.path.exists(os.path.join(service.root, "containers", "halfway"))
-    assert mounts_under(service.root) == [] and loops_backed_under(service.root) == []
+    _assert_never_made(service, "halfway")
 
 
 def test_a_guard_that_cannot_watch_the_new_container_undoes_its_creation(service, monkeypatch):
@@ -297,10 +302,7 @@ def test_a_guard_that_cannot_watch_the_new_container_undoes_its_creation(service
     monkeypatch.setattr(service._guard, "watch", refuse)
     with pytest.raises(OSError, match="injected"):
         service.create(ContainerSpec(handle="unwatched", limits=Limits(memory="32M", disk="8M")))
-    assert service.list() == []
-    assert cgroup_dirs_named("unwatched") == []
-    assert not os.path.exists(os.path.join(service.root, "containers", "unwatched"))
-    assert mounts_under(service.root) == [] and loops_backed_under(service.root) == []
+    _assert_never_made(service, "unwatched")
 
 
 def test_get_from_a_second_service_sees_the_same_container(service):
