@@ -370,6 +370,87 @@ def test_linux_core_is_clean_under_asan_and_lsan(tmp_path):
         assert "ESCAPEES OK (process events)" in result.stdout, result.stdout
 
 
+TABLE_DRIVER = r"""
+/* The task table of guard_tasks.c against a plain array, under random churn. */
+#include "guard_tasks.c"
+
+int ifg_is_zombie(int dir_fd, const char *pid) { (void)dir_fd; (void)pid; return 0; }
+int ifg_kill_target(struct ifg_target *target) { (void)target; return 0; }  /* guard_core.c needs it */
+
+#define TIDS 6000
+static uint32_t reference[TIDS];   /* uid of each tid in the table, 0: absent */
+
+int main(int argc, char **argv)
+{
+    unsigned seed = argc > 1 ? (unsigned)atoi(argv[1]) : 1;
+    const uint32_t watched[3] = {1900007, 1900001, 1900004};
+    struct ifg_tasks *tasks = calloc(1, sizeof *tasks);
+    tasks->capacity = 16;  /* small: many collisions and several growths */
+    tasks->slots = calloc(tasks->capacity, sizeof *tasks->slots);
+    tasks->counts = calloc(1, sizeof *tasks->counts);
+    tasks->sock = -1;
+    if (ifg_tasks_set_uids(tasks, watched, 3) != 0 || tasks->n_uids != 3)
+        return 2;
+    srand(seed);
+    for (int step = 0; step < 300000; step++) {
+        int32_t tid = 1 + rand() % (TIDS - 1);
+        if (rand() % 3 == 0) {
+            ifg_drop(tasks, tid);
+            reference[tid] = 0;
+        } else {
+            uint32_t uid = watched[rand() % 3];
+            ifg_put(tasks, tid, tid, uid);
+            reference[tid] = uid;
+        }
+        int32_t probe = 1 + rand() % (TIDS - 1);
+        struct ifg_task *found = ifg_find(tasks, probe);
+        if ((found == NULL) != (reference[probe] == 0) || (found && found->uid != reference[probe]))
+            return 3;
+        if (step % 5000 == 0) {
+            uint32_t used = 0;
+            for (int32_t t = 1; t < TIDS; t++)
+                used += reference[t] != 0;
+            for (int u = 0; u < 3; u++) {
+                int32_t expected = 0;
+                for (int32_t t = 1; t < TIDS; t++)
+                    expected += reference[t] == watched[u];
+                if (ifg_tasks_count(tasks, watched[u]) != expected)
+                    return 4;
+            }
+            if (used != tasks->used)
+                return 5;
+        }
+    }
+    for (int32_t t = 1; t < TIDS; t++) {
+        struct ifg_task *found = ifg_find(tasks, t);
+        if ((found == NULL) != (reference[t] == 0))
+            return 6;
+    }
+    printf("TABLE OK %u slots\\n", tasks->capacity);
+    ifg_tasks_close(tasks);
+    return 0;
+}
+"""
+
+
+def test_task_table_agrees_with_a_plain_array_under_random_churn(tmp_path):
+    """guard_tasks.c's open-addressing table (insert, update, backward-shift delete,
+    growth, per-uid counts) against a reference, under ASan/UBSan, for several seeds."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    need(compiler is not None, "no C compiler")
+    driver = tmp_path / "table.c"
+    driver.write_text(TABLE_DRIVER)
+    binary = tmp_path / "table"
+    subprocess.run([compiler, "-O1", "-g", "-fsanitize=address,undefined", "-Wall", "-Wextra", "-Werror",
+                    "-Wno-unused-function", "-I", GUARD_DIR, str(driver),
+                    os.path.join(GUARD_DIR, "guard_core.c"), "-o", str(binary)], check=True, timeout=120)
+    for seed in ("1", "2", "3"):
+        result = subprocess.run([str(binary), seed], capture_output=True, text=True, timeout=120,
+                                env=dict(os.environ, UBSAN_OPTIONS="halt_on_error=1"))
+        assert result.returncode == 0 and "TABLE OK" in result.stdout, (seed, result.returncode,
+                                                                        result.stderr[-3000:])
+
+
 # --- the Windows core: mingw-w64 build, layout, exports, and a run under Wine --------------------------
 
 def _cdef_functions() -> list[str]:
