@@ -30,6 +30,7 @@
 
 #define IFG_RESEED_EVERY 40            /* tracked sweeps between backstop rescans */
 #define IFG_EVENT_BUFFER (4 << 20)     /* socket receive buffer: room for bursts of forks */
+#define IFG_DRAIN_READS 256            /* reads of up to 64 KiB of events per drain */
 
 struct ifg_task {
     int32_t tid;                       /* 0: empty slot */
@@ -255,11 +256,15 @@ static void ifg_apply(struct ifg_tasks *tasks, const struct proc_event *event)
     }
 }
 
-/* Apply every pending event; an overflow (lost events) asks for a rescan. */
+/* Apply pending events; an overflow (lost events) asks for a rescan.  At most
+ * IFG_DRAIN_READS reads per call, so that a fork storm cannot hold the guard
+ * here: what is left waits for the next cycle (the table then lags, which
+ * costs a closer look at some containers, never a wrong kill: every kill is
+ * decided on the live process). */
 static void ifg_drain(struct ifg_tasks *tasks)
 {
     char buffer[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
-    for (;;) {
+    for (int reads = 0; reads < IFG_DRAIN_READS; reads++) {
         ssize_t got = recv(tasks->sock, buffer, sizeof buffer, 0);
         if (got < 0) {
             if (errno == ENOBUFS) {
@@ -289,7 +294,13 @@ static void ifg_drain(struct ifg_tasks *tasks)
 /* The table from one /proc scan: every task dir owned by a watched uid. */
 static void ifg_seed(struct ifg_tasks *tasks)
 {
-    ifg_drain(tasks);  /* what happened before the scan is in the scan */
+    /* What happened before the scan is in the scan: drop those events unread (bounded
+     * like ifg_drain; any left are replayed after the scan -- rare, and harmless but
+     * for an entry missing until the next rescan). */
+    char discard[65536];
+    for (int reads = 0; reads < 16 * IFG_DRAIN_READS; reads++)
+        if (recv(tasks->sock, discard, sizeof discard, 0) < 0 && errno != ENOBUFS && errno != EINTR)
+            break;
     tasks->need_seed = 0;
     tasks->sweeps_since_seed = 0;
     ifg_clear(tasks);
