@@ -16,6 +16,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guard_core.h"
@@ -24,6 +25,7 @@
 
 #define IFG_MAX_WAIT_EVENTS 64
 #define IFG_WAKE_TAG (-1)
+#define IFG_ESCAPE_GRACE_DIVISOR 10  /* processes younger than 1/10 s are not judged yet */
 #define IFG_OOM_POLL_EVERY 16   /* also re-read event-driven targets every N cycles, in case an event was lost */
 
 struct ifg_guard {
@@ -157,22 +159,55 @@ static int ifg_in_procs(int fd, int32_t pid)
     return found;
 }
 
+/* State and start time (clock ticks after boot) from <dir_fd>/<pid>/stat; -1 if gone. */
+static int ifg_read_stat(int dir_fd, const char *pid, char *state, unsigned long long *start)
+{
+    char path[sizeof(((struct dirent *)0)->d_name) + 8], buf[1024];
+    snprintf(path, sizeof path, "%s/stat", pid);
+    int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+        return -1;
+    buf[got] = '\0';
+    char *cursor = strrchr(buf, ')');  /* the command name may contain spaces and parentheses */
+    if (cursor == NULL || cursor[1] == '\0')
+        return -1;
+    cursor += 2;
+    *state = *cursor;
+    for (int field = 3; field < 22 && cursor != NULL; field++) {  /* starttime is field 22 */
+        cursor = strchr(cursor, ' ');
+        if (cursor != NULL)
+            cursor++;
+    }
+    *start = cursor != NULL ? strtoull(cursor, NULL, 10) : 0;
+    return 0;
+}
+
 /* Zombies have left their cgroup but are dead already: never escapees.  (Also
  * used on /proc/<pid>/task: dir_fd a task directory, pid a task id.) */
 int ifg_is_zombie(int dir_fd, const char *pid)
 {
-    char path[sizeof(((struct dirent *)0)->d_name) + 8], buf[512];
-    snprintf(path, sizeof path, "%s/stat", pid);
-    int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 1;  /* gone */
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (got <= 0)
-        return 1;
-    buf[got] = '\0';
-    char *end = strrchr(buf, ')');  /* the command name may contain spaces and parentheses */
-    return end == NULL || end[1] == '\0' || end[2] == 'Z' || end[2] == 'X';
+    char state;
+    unsigned long long start;
+    return ifg_read_stat(dir_fd, pid, &state, &start) < 0 || state == 'Z' || state == 'X';
+}
+
+/* Too young to judge: a child is visible in /proc a moment before fork links it
+ * into its parent's cgroups, so a container's newest process may be missing from
+ * cgroup.procs.  A real escapee is older at the next sweep. */
+static int ifg_is_young(unsigned long long start)
+{
+    struct timespec now;
+    long ticks = sysconf(_SC_CLK_TCK);
+    if (ticks <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) != 0)
+        return 0;
+    unsigned long long per_second = (unsigned long long)ticks;
+    unsigned long long now_ticks = (unsigned long long)now.tv_sec * per_second +
+                                   (unsigned long long)now.tv_nsec / (1000000000ULL / per_second);
+    return now_ticks >= start && (now_ticks - start) * IFG_ESCAPE_GRACE_DIVISOR < per_second;
 }
 
 static int ifg_write_at(int fd, const char *text)
@@ -264,10 +299,15 @@ static int64_t ifg_effective_uid(int proc_fd, const char *pid)
 static void ifg_kill_escapee(int proc_fd, int32_t pid, struct ifg_target *target,
                              struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
-    char name[16];
+    char name[16], state;
+    unsigned long long start;
     snprintf(name, sizeof name, "%d", pid);
-    if (ifg_is_zombie(proc_fd, name))
+    if (ifg_read_stat(proc_fd, name, &state, &start) < 0 || state == 'Z' || state == 'X')
         return;
+    if (ifg_is_young(start)) {
+        IFG_TRACE("pid %d of uid %u outside its cgroup is too young to judge", pid, (unsigned)target->uid);
+        return;
+    }
     int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
     if (pidfd < 0)
         return;
