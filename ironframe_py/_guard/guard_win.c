@@ -108,8 +108,12 @@ static int64_t ifg_job_usage(HANDLE job, struct ifg_pidlist *pids)
     if (rc < 0)
         return rc;
     int64_t total = 0;
+    /* The ids run past the struct's one-element array: read them through a pointer to
+     * the malloc'd bytes, which no compiler may assume holds a single id. */
+    const ULONG_PTR *ids = (const ULONG_PTR *)(void *)((const char *)pids->list +
+                                                      offsetof(JOBOBJECT_BASIC_PROCESS_ID_LIST, ProcessIdList));
     for (DWORD i = 0; i < pids->list->NumberOfProcessIdsInList; i++) {
-        DWORD pid = (DWORD)pids->list->ProcessIdList[i];
+        DWORD pid = (DWORD)ids[i];
         HANDLE process = ifg_open(pid, PROCESS_VM_READ);
         if (process == NULL)
             continue;  /* exited between listing and opening */

@@ -111,3 +111,26 @@ def test_service_guard_kills_a_job_over_its_limit_and_follows_limit_changes(back
         hog_job.close()
         quiet_job.close()
     assert not any(t.name.startswith("ironframe-guard") for t in threading.enumerate())
+
+
+def test_guard_sums_the_commit_of_every_process_in_the_job(backend, tmp_path):
+    """Three processes holding 16 MiB each: the job's usage is their sum (read past the
+    first id of the job's process list), and 40 MiB of limit is crossed by the three."""
+    events = []
+    ctx, view, job = _container(backend, tmp_path, "trio", "256M")
+    holders = []
+    guard = backend.make_guard(0.01, events.append)
+    try:
+        holders = [start_in(job, HOLD_16M)[0] for _ in range(3)]
+        guard.watch(ctx, view)
+        assert _wait_for(lambda: guard.guard.usage("trio")[1] >= 3 * (16 << 20), 30), \
+            guard.guard.usage("trio")
+        assert events == [] and all(k32.GetExitCodeProcess(h) == STILL_ACTIVE for h in holders)
+        guard.update(dataclasses.replace(ctx, limits=Limits(memory="40M")), view)
+        assert all(k32.WaitForSingleObject(h, 30_000) == 0 for h in holders)
+        assert _wait_for(lambda: events, 10) and events[0].usage >= 3 * (16 << 20), events
+    finally:
+        guard.stop()
+        for process in holders:
+            k32.TerminateProcess(process, 1)
+        job.close()
