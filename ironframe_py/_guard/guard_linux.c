@@ -159,19 +159,28 @@ static int ifg_in_procs(int fd, int32_t pid)
     return found;
 }
 
+/* <dir_fd>/<pid>/<name> read into buf (NUL-terminated); false if it is gone. */
+static int ifg_read_proc_file(int dir_fd, const char *pid, const char *name, char *buf, size_t size)
+{
+    char path[sizeof(((struct dirent *)0)->d_name) + 16];
+    snprintf(path, sizeof path, "%s/%s", pid, name);
+    int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t got = read(fd, buf, size - 1);
+    close(fd);
+    if (got <= 0)
+        return 0;
+    buf[got] = '\0';
+    return 1;
+}
+
 /* State and start time (clock ticks after boot) from <dir_fd>/<pid>/stat; -1 if gone. */
 static int ifg_read_stat(int dir_fd, const char *pid, char *state, unsigned long long *start)
 {
-    char path[sizeof(((struct dirent *)0)->d_name) + 8], buf[1024];
-    snprintf(path, sizeof path, "%s/stat", pid);
-    int fd = openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char buf[1024];
+    if (!ifg_read_proc_file(dir_fd, pid, "stat", buf, sizeof buf))
         return -1;
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (got <= 0)
-        return -1;
-    buf[got] = '\0';
     char *cursor = strrchr(buf, ')');  /* the command name may contain spaces and parentheses */
     if (cursor == NULL || cursor[1] == '\0')
         return -1;
@@ -276,16 +285,9 @@ static struct ifg_target *ifg_target_of_uid(struct ifg_target *targets, int32_t 
  * show root for a non-dumpable process: the kill decision reads the status.) */
 static int64_t ifg_effective_uid(int proc_fd, const char *pid)
 {
-    char path[32], buf[4096];
-    snprintf(path, sizeof path, "%s/status", pid);
-    int fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    char buf[4096];
+    if (!ifg_read_proc_file(proc_fd, pid, "status", buf, sizeof buf))
         return -1;
-    ssize_t got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (got <= 0)
-        return -1;
-    buf[got] = '\0';
     char *line = strstr(buf, "\nUid:");
     unsigned long real, effective;
     if (line == NULL || sscanf(line + 5, "%lu %lu", &real, &effective) != 2)
