@@ -195,13 +195,19 @@ static int ifg_read_stat(int dir_fd, const char *pid, char *state, unsigned long
     return 0;
 }
 
-/* Zombies have left their cgroup but are dead already: never escapees.  (Also
- * used on /proc/<pid>/task: dir_fd a task directory, pid a task id.) */
+/* Zombies have left their cgroup but are dead already: never escapees. */
+static int ifg_is_dead(char state)
+{
+    return state == 'Z' || state == 'X';
+}
+
+/* True if <dir_fd>/<pid> is gone or a zombie.  (Also used on /proc/<pid>/task:
+ * dir_fd a task directory, pid a task id.) */
 int ifg_is_zombie(int dir_fd, const char *pid)
 {
     char state;
     unsigned long long start;
-    return ifg_read_stat(dir_fd, pid, &state, &start) < 0 || state == 'Z' || state == 'X';
+    return ifg_read_stat(dir_fd, pid, &state, &start) < 0 || ifg_is_dead(state);
 }
 
 /* Too young to judge: a child is visible in /proc a moment before fork links it
@@ -304,7 +310,7 @@ static void ifg_kill_escapee(int proc_fd, int32_t pid, struct ifg_target *target
     char name[16], state;
     unsigned long long start;
     snprintf(name, sizeof name, "%d", pid);
-    if (ifg_read_stat(proc_fd, name, &state, &start) < 0 || state == 'Z' || state == 'X')
+    if (ifg_read_stat(proc_fd, name, &state, &start) < 0 || ifg_is_dead(state))
         return;
     if (ifg_is_young(start)) {
         IFG_TRACE("pid %d of uid %u outside its cgroup is too young to judge", pid, (unsigned)target->uid);

@@ -368,13 +368,13 @@ int ifg_tasks_set_uids(struct ifg_tasks *tasks, const uint32_t *uids, int32_t co
         free(counts);
         return 0;
     }
-    ifg_drain(tasks);  /* events for the old uids, applied while their counts still exist */
     free(tasks->uids);
     free(tasks->counts);
     tasks->uids = sorted;
     tasks->counts = counts;
     tasks->n_uids = unique;
-    tasks->need_seed = 1;  /* tasks of the new uids are not in the table yet */
+    ifg_clear(tasks);      /* entries of the old uids would not match the new counts */
+    tasks->need_seed = 1;  /* the next sweep rebuilds the table for the new uids */
     return 0;
 }
 
