@@ -507,7 +507,7 @@ import time
 
 from ironframe_py.backends.windows import job as jobs
 from ironframe_py.backends.windows._api import kernel32 as k32
-from ironframe_py.backends.windows._ffi import ffi as wffi
+from ironframe_py.backends.windows.guard_target import handle_value
 from ironframe_py.guard import EXPECTED_ABI, Guard, WindowsGuardTarget, load_core
 
 CREATE_SUSPENDED, CREATE_NO_WINDOW, STILL_ACTIVE, EXIT = 0x4, 0x08000000, 259, 77
@@ -550,12 +550,12 @@ def main():
     try:
         with Guard(interval=0.01, on_event=events.append, escape_interval=0.05) as guard:
             holder, outsider = start(HOLD_16M, quiet_job), start(SLEEP)
-            quiet = WindowsGuardTarget(int(wffi.cast("uintptr_t", quiet_job.handle)), 64 << 20,
+            quiet = WindowsGuardTarget(handle_value(quiet_job.handle), 64 << 20,
                                        sid=NOBODY, exit_code=EXIT)
             guard.watch("quiet", quiet)
             hog = start(ALLOCATE, hog_job)
             began = time.monotonic()
-            guard.watch("hog", WindowsGuardTarget(int(wffi.cast("uintptr_t", hog_job.handle)), 50 << 20,
+            guard.watch("hog", WindowsGuardTarget(handle_value(hog_job.handle), 50 << 20,
                                                   exit_code=EXIT))
             assert k32.WaitForSingleObject(hog, 60_000) == 0, "the allocator was not stopped"
             took = time.monotonic() - began
@@ -619,7 +619,7 @@ def main():
     try:
         inside = start(SLEEP, job)
         with Guard(interval=0.01, on_event=events.append, escape_interval=0.05) as guard:
-            guard.watch("c", WindowsGuardTarget(int(wffi.cast("uintptr_t", job.handle)), None, sid=me,
+            guard.watch("c", WindowsGuardTarget(handle_value(job.handle), None, sid=me,
                                                 exit_code=EXIT))
             began = time.monotonic()
             outsider = start(SLEEP)
