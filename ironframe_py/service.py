@@ -233,9 +233,7 @@ class ContainerService:
 
     def _rollback(self, handle: str, err: BaseException) -> None:
         failed = self._release_all(handle, self.store.resources(handle))
-        for cleanup_err in failed:
-            err.add_note(f"rollback: {cleanup_err}")
-            log.error("rollback of %s: %s", handle, cleanup_err)
+        _note_rollback_failures(handle, err, failed)
         if failed:
             self.store.set_state(handle, DESTROYING)  # leave it for destroy()/recover()
 
@@ -264,8 +262,7 @@ class ContainerService:
         try:
             self._teardown(self.store.container(handle), live)
         except Exception as cleanup_err:  # reported on the original error; destroy() can retry
-            err.add_note(f"rollback: {cleanup_err}")
-            log.error("rollback of %s: %s", handle, cleanup_err)
+            _note_rollback_failures(handle, err, [cleanup_err])
 
     def _adopt(self, ctx: ContainerContext, created: float, state: str) -> Container:
         view = self.backend.open(ctx, self.store.resources(ctx.handle))
@@ -395,6 +392,13 @@ class ContainerService:
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+
+def _note_rollback_failures(handle: str, err: BaseException, failures: Sequence[Exception]) -> None:
+    """Attach each cleanup failure to the error that caused the rollback, and log it."""
+    for cleanup_err in failures:
+        err.add_note(f"rollback: {cleanup_err}")
+        log.error("rollback of %s: %s", handle, cleanup_err)
+
 
 def _random_handle() -> str:
     return "".join(secrets.choice(_HANDLE_ALPHABET) for _ in range(11))
