@@ -17,12 +17,16 @@ Quick start::
             print(proc.communicate()[0])
 """
 
+import logging as _logging
+
 from .container import Container, ContainerInfo, KillEvent
 from .errors import (
     AccessDenied,
     AlreadyExists,
     CleanupError,
+    ContainerExists,
     ContainerNotFound,
+    ExecutableNotFound,
     InvalidState,
     IronframeError,
     NotFound,
@@ -37,11 +41,16 @@ from .spec import DEVNULL, PIPE, STDOUT, ContainerSpec, Limits, ProcessSpec, for
 
 __version__ = "0.1.0"
 
+# The library logs under "ironframe_py" and prints nothing; the application
+# decides where the records go.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
 __all__ = [
     "AccessDenied",
     "AlreadyExists",
     "CleanupError",
     "Container",
+    "ContainerExists",
     "ContainerInfo",
     "ContainerNotFound",
     "ContainerProcess",
@@ -49,6 +58,7 @@ __all__ = [
     "ContainerSpec",
     "DEFAULT_UID_RANGE",
     "DEVNULL",
+    "ExecutableNotFound",
     "InvalidState",
     "IronframeError",
     "KillEvent",

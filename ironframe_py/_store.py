@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .backends.base import Resource
-from .errors import AlreadyExists, ContainerNotFound, IronframeError
+from .errors import ContainerExists, ContainerNotFound, IronframeError
 
 SCHEMA_VERSION = 2
 
@@ -146,11 +146,11 @@ class Store:
         says whether another service on the host holds a uid.  A uid is free
         again only once its container's row is gone, which destroy and
         recover allow only after verifying that no process of it is left.
-        Raises :class:`AlreadyExists` for a taken handle (case-insensitive).
+        Raises :class:`ContainerExists` for a taken handle (case-insensitive).
         """
         with self.transaction() as db:
             if db.execute("SELECT 1 FROM containers WHERE handle=?", (handle,)).fetchone():
-                raise AlreadyExists("create", 17, "handle already exists", handle)
+                raise ContainerExists(handle)
             used = {row[0] for row in db.execute("SELECT uid FROM containers")}
             for uid in uid_range:
                 if uid not in used and not claimed(uid):

@@ -30,27 +30,31 @@ CREATING, ACTIVE, STOPPED, DESTROYING, DESTROYED = (
 class KillEvent:
     """A limit or guard enforcement that killed something in the container.
 
-    ``limit`` is what was enforced (``"memory"``, ``"processes"``,
-    ``"escapee"``); ``value`` the limit in force, ``usage`` the highest
-    usage seen, ``pid`` the process killed where known.
+    ``kind`` says what was enforced: ``"memory"`` (the guard saw usage over
+    the limit and killed the container), ``"oom_kill"`` (the kernel killed a
+    process at the memory limit; the guard then stops the rest) or
+    ``"escapee"`` (a process of the container user outside the container).
+    ``limit`` is the limit in force (bytes for memory), ``usage`` the highest
+    usage seen, ``pid`` the process killed where known, ``detail`` a
+    sentence for people.
     """
 
     time: float
-    limit: str
-    value: float | None
+    kind: str
+    limit: float | None
     usage: float | None
     pid: int | None
     detail: str
 
     def describe(self) -> str:
         """One human line, e.g. ``memory limit 64M exceeded (peak 64.0M)``."""
-        if self.limit == "memory":
-            return (f"memory limit {_spec.format_size(_int(self.value))} exceeded "
+        if self.kind in ("memory", "oom_kill"):
+            return (f"memory limit {_spec.format_size(_int(self.limit))} exceeded "
                     f"(peak {_spec.format_size(_int(self.usage))})")
-        if self.limit == "escapee":
+        if self.kind == "escapee":
             return f"process {self.pid} ran as the container user outside the container: killed"
-        value = "-" if self.value is None else f"{self.value:g}"
-        return f"{self.limit} limit {value} enforced" + (f": {self.detail}" if self.detail else "")
+        value = "-" if self.limit is None else f"{self.limit:g}"
+        return f"{self.kind} limit {value} enforced" + (f": {self.detail}" if self.detail else "")
 
 
 def _int(value: float | None) -> int | None:
@@ -76,6 +80,7 @@ class ContainerInfo:
     disk_method: str | None
     kill_events: tuple[KillEvent, ...]
     properties: Mapping[str, str]
+    detached: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (used by ``ironframe info --json``)."""
@@ -94,8 +99,9 @@ class Container:
     """
 
     def __init__(self, service: ContainerService, ctx: ContainerContext, created: float,
-                 view: BackendContainer, state: str) -> None:
+                 view: BackendContainer, state: str, detached: bool = False) -> None:
         self._service = service
+        self._detached = detached
         self._ctx = ctx
         self._view = view
         self._state = state
@@ -134,6 +140,11 @@ class Container:
     def limits(self) -> Limits:
         """The limits in force."""
         return self._limits
+
+    @property
+    def detached(self) -> bool:
+        """True if the container was created to outlive its creator (``create(detached=True)``)."""
+        return self._detached
 
     def __repr__(self) -> str:
         return f"<Container {self.handle!r} uid={self.uid} state={self._state} path={self.path!r}>"
@@ -249,7 +260,8 @@ class Container:
             memory_usage=stats.memory_usage, memory_peak=stats.memory_peak,
             cpu_time=stats.cpu_time, processes=stats.processes,
             disk_usage=stats.disk_usage, disk_method=stats.disk_method,
-            kill_events=events, properties=self._service.store.properties(self.handle))
+            kill_events=events, properties=self._service.store.properties(self.handle),
+            detached=self.detached)
 
     def kill_events(self) -> list[KillEvent]:
         """Every limit enforcement recorded for this container, oldest first."""

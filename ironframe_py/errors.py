@@ -25,6 +25,8 @@ __all__ = [
     "AlreadyExists",
     "QuotaExceeded",
     "ContainerNotFound",
+    "ContainerExists",
+    "ExecutableNotFound",
     "InvalidState",
     "CleanupError",
     "os_error",
@@ -54,6 +56,24 @@ class SpecError(IronframeError, ValueError):
 
     def __reduce__(self):
         return (type(self), (self.field, self.rule, self.value))
+
+
+class ExecutableNotFound(SpecError):
+    """``argv[0]`` names no program the container can run.
+
+    ``exists`` is true when something is there but it is not an executable
+    regular file (the ``ironframe`` command exits 126 for it, 127 when
+    nothing is there, as shells and container CLIs do).
+    """
+
+    __module__ = "ironframe_py"
+
+    def __init__(self, rule: str, value: object, exists: bool = False) -> None:
+        super().__init__("argv[0]", rule, value)
+        self.exists = exists
+
+    def __reduce__(self):
+        return (type(self), (self.rule, self.value, self.exists))
 
 
 class UnsupportedOnPlatform(IronframeError):
@@ -152,6 +172,19 @@ class ContainerNotFound(IronframeError, LookupError):
     def __init__(self, handle: str) -> None:
         self.handle = handle
         super().__init__(f"unknown handle: {handle!r}")
+
+    def __reduce__(self):
+        return (type(self), (self.handle,))
+
+
+class ContainerExists(IronframeError):
+    """A container with that handle (compared without case) exists already."""
+
+    __module__ = "ironframe_py"
+
+    def __init__(self, handle: str) -> None:
+        self.handle = handle
+        super().__init__(f"a container called {handle!r} exists already")
 
     def __reduce__(self):
         return (type(self), (self.handle,))

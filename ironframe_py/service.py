@@ -24,7 +24,16 @@ import psutil
 from . import _platform
 from ._store import EventRecord, Store, open_store
 from .backends.base import Backend, BackendContainer, ContainerContext, Resource, Stats
-from .container import ACTIVE, CREATING, DESTROYED, DESTROYING, Container, KillEvent, default_root
+from .container import (
+    ACTIVE,
+    CREATING,
+    DESTROYED,
+    DESTROYING,
+    STOPPED,
+    Container,
+    KillEvent,
+    default_root,
+)
 from .errors import CleanupError, InvalidState, SpecError
 from .process import ContainerProcess
 from .spec import DEVNULL, PIPE, STDOUT, ContainerSpec, Limits, ProcessSpec, check_handle
@@ -105,31 +114,44 @@ class ContainerService:
 
     # --- public API ----------------------------------------------------------------
 
-    def create(self, spec: ContainerSpec | None = None) -> Container:
+    def create(self, spec: ContainerSpec | None = None, *, detached: bool = False) -> Container:
         """Create a container: user, directory, limits, disk; all or nothing.
 
         On any failure every resource made so far is released in reverse
         order and the original error is raised (cleanup failures are added
         to it as notes).
+
+        :param detached: the container outlives this process: :meth:`recover`
+            leaves it alone while it is healthy (active or stopped), and only
+            :meth:`destroy` removes it.  By default a container belongs to
+            the process that created it, and ``recover()`` removes it once
+            that process has exited.
         """
         spec = spec if spec is not None else ContainerSpec()
         if not isinstance(spec, ContainerSpec):
             raise SpecError("spec", "must be an ironframe_py.ContainerSpec", spec)
+        if not isinstance(detached, bool):
+            raise SpecError("detached", "must be True or False", detached)
         self._check_open()
         self.backend.check_host()
+        started = time.monotonic()
         handle = spec.handle or _random_handle()
         record = self.store.reserve(
-            handle, self.uid_range, self._path_for, _spec_to_dict(spec),
+            handle, self.uid_range, self._path_for, _spec_to_dict(spec, detached),
             self._owner, self.backend.uid_claimed)
+        log.debug("create %s: uid %d, limits %s%s", record.handle, record.uid, spec.limits.as_dict(),
+                  ", detached" if detached else "")
         ctx = ContainerContext(handle=record.handle, uid=record.uid, gid=record.uid,
                                path=record.path, limits=spec.limits, env=dict(spec.env))
         self._apply_plan(ctx)
         self.store.mark_created(handle, ACTIVE)
         try:
-            return self._adopt(ctx, record.created, ACTIVE)
+            container = self._adopt(ctx, record.created, ACTIVE, detached)
         except BaseException as err:  # e.g. the guard could not watch it: not half-made either
             self._abandon(record.handle, err)
             raise
+        log.debug("create %s: done in %.1f ms", record.handle, (time.monotonic() - started) * 1e3)
+        return container
 
     def get(self, handle: str) -> Container:
         """The container called ``handle`` (also one created by another process).
@@ -145,7 +167,7 @@ class ContainerService:
             if record.state in (CREATING, DESTROYING):
                 raise InvalidState(record.state, "open the container", f"{handle!r} is being "
                                    f"{'created' if record.state == CREATING else 'destroyed'}")
-            return self._adopt(_context(record), record.created, record.state)
+            return self._adopt(_context(record), record.created, record.state, _detached(record))
 
     def list(self) -> list[str]:
         """Handles of every container in the store, including half-destroyed ones."""
@@ -176,12 +198,13 @@ class ContainerService:
     def recover(self) -> list[str]:
         """Reclaim everything a dead host left behind; return the handles removed.
 
-        Every container in the store whose owning host process is no longer
-        alive (and that this service does not hold open) is destroyed from
-        its recorded resources: processes, cgroups, mounts, ACL entries,
-        directories, users and uid reservations.  Containers made with the
-        ``ironframe create`` command belong to that (exited) command, so
-        ``recover`` removes them too.
+        Removed, from their recorded resources (processes, cgroups, mounts,
+        ACL entries, directories, users and uid reservations): every
+        container left half-made or half-destroyed by a host process that is
+        no longer alive, and every owned container whose owner has exited.
+        Containers this service holds open are skipped, and so are detached
+        containers (``create(detached=True)``, as ``ironframe create``
+        makes them) while they are healthy.
         """
         self._check_open()
         removed, errors = [], []
@@ -190,10 +213,15 @@ class ContainerService:
                 continue
             if _owner_alive(record):
                 continue
+            if _detached(record) and record.state in (ACTIVE, STOPPED):
+                continue
+            log.debug("recover %s: state %s, owner pid %d gone", record.handle, record.state,
+                      record.owner_pid)
             try:
                 self._teardown(record, None)
                 removed.append(record.handle)
             except Exception as err:  # keep going: recover the rest, report all at the end
+                log.warning("recover %s: %s", record.handle, err)
                 errors.append(err)
         if errors:
             raise CleanupError(f"recover: {len(errors)} containers could not be removed", errors)
@@ -224,7 +252,10 @@ class ContainerService:
             for step in self.backend.plan(ctx):
                 if step.resource is not None:
                     self.store.add_intent(ctx.handle, step.resource)
+                started = time.monotonic()
                 result = step.do()
+                log.debug("create %s: step %s done in %.2f ms", ctx.handle, step.name,
+                          (time.monotonic() - started) * 1e3)
                 if step.resource is not None and result is not None and result != step.resource:
                     self.store.update_resource(ctx.handle, result)
         except BaseException as err:
@@ -264,9 +295,10 @@ class ContainerService:
         except Exception as cleanup_err:  # reported on the original error; destroy() can retry
             _note_rollback_failures(handle, err, [cleanup_err])
 
-    def _adopt(self, ctx: ContainerContext, created: float, state: str) -> Container:
+    def _adopt(self, ctx: ContainerContext, created: float, state: str,
+               detached: bool) -> Container:
         view = self.backend.open(ctx, self.store.resources(ctx.handle))
-        container = Container(self, ctx, created, view, state)
+        container = Container(self, ctx, created, view, state, detached)
         with self._lock:
             self._live[ctx.handle.lower()] = container
         if self._guard is not None and state == ACTIVE:
@@ -276,6 +308,8 @@ class ContainerService:
     # --- teardown ---------------------------------------------------------------------------
 
     def _teardown(self, record: Any, live: Container | None) -> None:
+        started = time.monotonic()
+        log.debug("destroy %s: state %s", record.handle, record.state)
         self.store.set_state(record.handle, DESTROYING)
         ctx = live._ctx if live is not None else _context(record)
         if self._guard is not None:
@@ -291,7 +325,10 @@ class ContainerService:
             view.close()
         errors += self._release_all(record.handle, resources)
         if errors:
+            for err in errors:
+                log.warning("destroy %s: %s", record.handle, err)
             raise CleanupError(f"destroy {record.handle!r}: {len(errors)} steps failed", errors)
+        log.debug("destroy %s: done in %.1f ms", record.handle, (time.monotonic() - started) * 1e3)
 
     # --- processes ------------------------------------------------------------------------------
 
@@ -309,6 +346,8 @@ class ContainerService:
             for fd in to_close:
                 os.close(fd)
         handle.stdin_fd, handle.stdout_fd, handle.stderr_fd = parent_fds
+        log.debug("spawn in %s: pid %s %s", container.handle, getattr(handle, "pid", "?"),
+                  list(spec.argv))
         return ContainerProcess(handle, tuple(spec.argv), spec.text,
                                 on_exit=lambda proc: self._process_exited(container))
 
@@ -336,10 +375,9 @@ class ContainerService:
         """
         added = []
         with self._lock:
-            known = sum(1 for e in self.store.events(handle, kinds=("memory",))
-                        if e.detail.startswith(KERNEL_OOM))
+            known = len(self.store.events(handle, kinds=("oom_kill",)))
             for _ in range(total - known):
-                event = KillEvent(time.time(), "memory", limit, peak, None, KERNEL_OOM)
+                event = KillEvent(time.time(), "oom_kill", limit, peak, None, KERNEL_OOM)
                 self._record(handle, event)
                 added.append(event)
         self._notify(handle, added)
@@ -355,8 +393,9 @@ class ContainerService:
                 log.exception("on_event callback failed for %s", handle)
 
     def _record(self, handle: str, event: KillEvent) -> None:
-        self.store.add_event(EventRecord(handle, event.time, event.limit, event.value,
+        self.store.add_event(EventRecord(handle, event.time, event.kind, event.limit,
                                          event.usage, event.pid, event.detail))
+        log.debug("kill in %s: %s (pid %s)", handle, event.describe(), event.pid)
 
     def _guard_event(self, event: Any) -> None:
         """A :class:`~ironframe_py.guard.GuardEvent` from the guard thread."""
@@ -397,7 +436,7 @@ def _note_rollback_failures(handle: str, err: BaseException, failures: Sequence[
     """Attach each cleanup failure to the error that caused the rollback, and log it."""
     for cleanup_err in failures:
         err.add_note(f"rollback: {cleanup_err}")
-        log.error("rollback of %s: %s", handle, cleanup_err)
+        log.warning("rollback of %s: %s", handle, cleanup_err)
 
 
 def _random_handle() -> str:
@@ -411,9 +450,13 @@ def _check_uid_range(uid_range: Any) -> None:
         raise SpecError("uid_range", "must lie within 1000..4294967293 (no system ids)", uid_range)
 
 
-def _spec_to_dict(spec: ContainerSpec) -> dict[str, Any]:
+def _spec_to_dict(spec: ContainerSpec, detached: bool) -> dict[str, Any]:
     return {"limits": spec.limits.as_dict(), "env": dict(spec.env),
-            "properties": dict(spec.properties)}
+            "properties": dict(spec.properties), "detached": detached}
+
+
+def _detached(record: Any) -> bool:
+    return bool(record.spec.get("detached", False))
 
 
 def _context(record: Any) -> ContainerContext:

@@ -169,12 +169,23 @@ class Limits:
         return dataclasses.asdict(self)
 
 
+def _check_size_range(field: str, value: Any, low: int, high: int) -> None:
+    """Like :func:`_check_int_range`, with the bounds written as sizes (``1M``)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(field, "must be a size in bytes (an integer, or text such as 64M)", value)
+    if not low <= value <= high:
+        raise SpecError(field, f"must be between {format_size(low)} and {format_size(high)}",
+                        value)
+
+
 def _check_memory(limits: Limits) -> None:
-    _check_int_range("limits.memory", limits.memory, MIN_MEMORY, MAX_BYTES, "bytes")
+    _check_size_range("limits.memory", limits.memory, MIN_MEMORY, MAX_BYTES)
 
 
 def _check_disk(limits: Limits) -> None:
-    _check_int_range("limits.disk", limits.disk, MIN_DISK, MAX_BYTES, "bytes")
+    _check_size_range("limits.disk", limits.disk, MIN_DISK, MAX_BYTES)
 
 
 def _check_processes(limits: Limits) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import pytest
@@ -29,3 +30,25 @@ def need_root() -> None:
     """The test needs root on Linux."""
     need(LINUX, "this test needs Linux")
     need(os.geteuid() == 0, "this test needs root")
+
+
+_SUMMARY_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?)")
+_SUMMARY_LINE = re.compile(r"^=*\s*(?:no tests ran|\d+ \w+(?:, \d+ \w+)*)(?: in [\d.]+s.*)?\s*=*$")
+
+
+def pytest_summary(output: str) -> dict[str, int]:
+    """The counts on the closing summary line of a pytest run (``{"passed": 37, ...}``).
+
+    Only the last line of the form ``== 37 passed, 8 deselected in 9.1s ==``
+    (or ``-q``'s ``37 passed in 9.1s``) counts, never a word elsewhere in the
+    output; with no such line (a crashed run) the result is empty.
+    """
+    for line in reversed(output.splitlines()):
+        line = line.strip()
+        if line and _SUMMARY_LINE.match(line):
+            counts: dict[str, int] = {}
+            for number, word in _SUMMARY_COUNT.findall(line):
+                key = {"error": "errors", "warning": "warnings"}.get(word, word)
+                counts[key] = int(number)
+            return counts
+    return {}

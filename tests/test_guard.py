@@ -77,8 +77,8 @@ def test_kernel_oom_kill_stops_the_whole_container(guarded):
         # the guard, not the kernel, ends the worker: within 20 intervals of the OOM kill
         assert _wait_for(lambda: worker.poll() is not None, 20 * 0.05)
         assert worker.returncode == -signal.SIGKILL
-        kinds = [e.limit for h, e in events if h == box.handle]
-        assert kinds == ["memory"] and box.info().kill_events[0].value == 64 << 20
+        kinds = [e.kind for h, e in events if h == box.handle]
+        assert kinds == ["oom_kill"] and box.info().kill_events[0].limit == 64 << 20
 
 
 def test_guard_limit_below_the_kernel_limit_is_enforced_by_the_guard(guarded):
@@ -90,7 +90,7 @@ def test_guard_limit_below_the_kernel_limit_is_enforced_by_the_guard(guarded):
         hog = box.run(list(ALLOCATE))
         assert hog.wait(60) == -signal.SIGKILL
         assert box.info().kill_events[0].detail.startswith("memory use crossed")
-        assert [e.limit for h, e in events] == ["memory"]
+        assert [e.kind for h, e in events] == ["memory"]
         assert 48 << 20 < box.info().kill_events[0].usage < 256 << 20
 
 
@@ -125,7 +125,7 @@ def test_escapee_is_killed(escape_guarded):
         _move_to_parent(proc.pid, dirs)  # as root: out of every container cgroup
         assert proc.pid not in box.pids()
         assert proc.wait(20 * 0.1 + 5) == -signal.SIGKILL
-        assert [(e.limit, e.pid) for h, e in events] == [("escapee", proc.pid)]
+        assert [(e.kind, e.pid) for h, e in events] == [("escapee", proc.pid)]
 
 
 def _become(uid: int) -> subprocess.Popen:
@@ -148,7 +148,7 @@ def test_process_that_becomes_the_container_uid_outside_it_is_killed(escape_guar
         finally:
             outsider.kill()
             outsider.wait()
-        assert [(e.limit, e.pid) for h, e in events] == [("escapee", outsider.pid)]
+        assert [(e.kind, e.pid) for h, e in events] == [("escapee", outsider.pid)]
 
 
 CHURN = """
@@ -325,7 +325,7 @@ with ContainerService(make_root(), guard_interval=0.01, on_event=lambda h, e: ev
         status = outsider.wait(30)
         assert status == -9, status
         assert inside.poll() is None
-        assert [(e.limit, e.pid) for e in events] == [("escapee", outsider.pid)], events
+        assert [(e.kind, e.pid) for e in events] == [("escapee", outsider.pid)], events
 print("OVERFLOW-SIDE OK")
 """
 

@@ -53,8 +53,8 @@ def test_memory_limit_kills_a_process_that_allocates_past_it(service):
         status, out, _ = run(box, ALLOCATE.format(mb=200))
         assert status == -signal.SIGKILL and "allocated" not in out
         events = box.info().kill_events
-        assert [e.limit for e in events] == ["memory"]
-        assert events[0].value == 64 << 20
+        assert len(events) == 1 and events[0].kind in ("oom_kill", "memory"), events
+        assert events[0].limit == 64 << 20
         assert events[0].usage is not None and events[0].usage >= 60 << 20
 
 
@@ -265,10 +265,10 @@ def test_unknown_handle(service):
 
 
 def test_duplicate_handle_is_refused_and_first_is_untouched(service):
-    from ironframe_py import AlreadyExists
+    from ironframe_py import ContainerExists
 
     with service.create(ContainerSpec(handle="twin")) as box:
-        with pytest.raises(AlreadyExists):
+        with pytest.raises(ContainerExists):
             service.create(ContainerSpec(handle="TWIN"))
         assert os.path.isdir(box.path) and service.list() == ["twin"]
 

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from ironframe_py import AlreadyExists, ContainerNotFound, IronframeError
+from ironframe_py import ContainerExists, ContainerNotFound, IronframeError
 from ironframe_py._store import EventRecord, open_store
 from ironframe_py.backends.base import Resource
 
@@ -48,8 +48,9 @@ def test_range_exhausted(store):
 
 def test_handles_unique_regardless_of_case(store):
     _reserve(store, "Box")
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(ContainerExists) as info:
         _reserve(store, "bOX")
+    assert not isinstance(info.value, OSError) and info.value.handle == "bOX"
     assert store.container("BOX").handle == "Box"
 
 

@@ -9,18 +9,17 @@ is ifguard.dll, cross-built first by the documented ``make`` command.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
 
-from _support import need
+from _support import need, pytest_summary
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_windows_suite_passes_under_wine():
-    need(shutil.which("wine") is not None, "wine is not installed (apt-get install wine64)")
+    need(shutil.which("wine") is not None, "wine is not installed (tools/install.sh --tests installs it)")
     need(shutil.which("x86_64-w64-mingw32-gcc") is not None, "mingw-w64 is not installed")
     subprocess.run(["make", "-s", "-C", os.path.join(REPO, "ironframe_py", "_guard"), "windows"],
                    check=True, timeout=120)
@@ -30,6 +29,8 @@ def test_windows_suite_passes_under_wine():
         capture_output=True, text=True, timeout=900, cwd=REPO)
     print(result.stdout[-20000:])
     print(result.stderr[-5000:], file=sys.stderr)
-    summary = re.search(r"(\d+) passed", result.stdout)
-    assert result.returncode == 0, "the Windows suite failed under Wine (output above)"
-    assert summary and int(summary.group(1)) >= 30 and " failed" not in result.stdout
+    summary = pytest_summary(result.stdout)
+    assert summary, "the Windows suite printed no pytest summary line (output above)"
+    assert result.returncode == 0, f"the Windows suite failed under Wine: {summary}"
+    assert summary.get("failed", 0) == 0 and summary.get("errors", 0) == 0, summary
+    assert summary.get("passed", 0) >= 30, summary

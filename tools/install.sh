@@ -6,6 +6,10 @@
 #                               (benchmark baselines) and Wine + mingw-w64
 #                               (the Windows backend's tests)
 #
+# Written for a fresh Debian 12: nothing is assumed but apt-get and a shell
+# (python3-venv, make and git are not on a minimal install; `wine64` alone
+# ships no `wine` command, the `wine` package does).
+#
 # System packages are installed with apt-get when run as root; otherwise
 # they must already be there.  Idempotent: safe to run again.
 set -euo pipefail
@@ -14,9 +18,10 @@ cd "$(dirname "$0")/.."
 with_tests=0
 [ "${1:-}" = "--tests" ] && with_tests=1
 
-packages=(gcc libc6-dev libacl1-dev acl libffi-dev e2fsprogs util-linux)
+packages=(python3 python3-venv python3-dev gcc libc6-dev make git libacl1-dev acl libffi-dev
+          e2fsprogs util-linux)
 if [ "$with_tests" = 1 ]; then
-    packages+=(python3 xfsprogs bubblewrap crun wine64 mingw-w64)
+    packages+=(xfsprogs bubblewrap crun wine wine64 mingw-w64)
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -29,10 +34,21 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        for pkg in "${missing[@]}"; do
+            dpkg -s "$pkg" >/dev/null 2>&1 || { echo "install.sh: $pkg did not install" >&2; exit 1; }
+        done
     fi
 fi
 
 python=${PYTHON:-python3}
+for tool in "$python" gcc make; do
+    command -v "$tool" >/dev/null || { echo "install.sh: $tool is missing (run as root to install it)" >&2; exit 1; }
+done
+if [ "$with_tests" = 1 ]; then
+    for tool in wine x86_64-w64-mingw32-gcc bwrap; do
+        command -v "$tool" >/dev/null || { echo "install.sh: $tool is missing (run as root to install it)" >&2; exit 1; }
+    done
+fi
 if [ ! -x .venv/bin/python ]; then
     echo "install.sh: creating .venv with $($python --version)" >&2
     "$python" -m venv .venv

@@ -13,7 +13,8 @@ Sets up, once, in ``$XDG_CACHE_HOME/ironframe-wine`` (default
 
 Then runs ``python.exe <args>`` there with the repository on ``sys.path``.
 CPython's stdio must be pipes (a regular file kills it at start with
-WinError 6), so output is streamed through a pipe.  Needs Debian's wine64.
+WinError 6), so output is streamed through a pipe.  Needs Debian's ``wine`` (the ``wine``
+command) and ``wine64``.
 
     python tools/wine_python.py -m pytest tests/windows
 """
@@ -82,6 +83,27 @@ def write_pth(home: pathlib.Path, repo: pathlib.Path) -> None:
     (home / "python311._pth").write_text("\n".join(lines) + "\n")
 
 
+def ensure_prefix(prefix: str, env: dict[str, str]) -> None:
+    """Create the Wine prefix once, before anything runs in it.
+
+    Wine prints warnings while it builds a prefix (a 64-bit-only install has
+    no ``syswow64\\rundll32.exe``); they go to ``<prefix>.init.log`` rather
+    than into the output of the first run.
+    """
+    if os.path.exists(os.path.join(prefix, "system.reg")):
+        return
+    print(f"wine_python: creating the Wine prefix {prefix}", file=sys.stderr, flush=True)
+    os.makedirs(prefix, exist_ok=True)
+    log_path = prefix.rstrip("/") + ".init.log"
+    with open(log_path, "wb") as log:
+        subprocess.run(["wine", "wineboot", "--init"], env=env, stdin=subprocess.DEVNULL,
+                       stdout=log, stderr=subprocess.STDOUT, check=False, timeout=600)
+        subprocess.run(["wineserver", "-w"], env=env, stdin=subprocess.DEVNULL,
+                       stdout=log, stderr=subprocess.STDOUT, check=False, timeout=600)
+    if not os.path.exists(os.path.join(prefix, "system.reg")):
+        raise RuntimeError(f"wine could not create the prefix {prefix}; see {log_path}")
+
+
 def run(args: list[str], repo: pathlib.Path = REPO) -> int:
     """Run the Windows python.exe with ``args``; stream its output; return its exit status."""
     cache = cache_dir()
@@ -90,6 +112,7 @@ def run(args: list[str], repo: pathlib.Path = REPO) -> int:
     prefix = os.environ.get("IRONFRAME_WINEPREFIX") or str(cache / "prefix")
     env = dict(os.environ, WINEPREFIX=prefix, WINEDLLOVERRIDES="mscoree,mshtml=",
                WINEDEBUG="-all", PYTHONDONTWRITEBYTECODE="1")
+    ensure_prefix(prefix, env)
     proc = subprocess.Popen(["wine", str(python), *args], cwd=repo, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdin is not None and proc.stdout is not None

@@ -39,7 +39,7 @@ import stat
 import threading
 from collections.abc import Mapping, Sequence
 
-from ...errors import InvalidState, OSCallError, SpecError
+from ...errors import ExecutableNotFound, InvalidState, OSCallError, SpecError
 from . import _api
 from ._native import lib
 
@@ -81,19 +81,22 @@ def resolve_executable(argv0: str, env_path: str | None, cwd: str) -> str:
     execute bit, else :class:`SpecError` for ``argv[0]`` is raised.
     """
     if not argv0:
-        raise SpecError("argv[0]", "must name a program (it is empty)", argv0)
+        raise ExecutableNotFound("must name a program (it is empty)", argv0)
     if "/" in argv0:
         candidate = os.path.join(cwd, argv0)  # join keeps an absolute argv0 as is
         if _is_executable_file(candidate):
             return candidate
-        raise SpecError("argv[0]", "a path (it has a '/') must name an existing regular file "
-                        "with an execute bit, relative to the working directory", argv0)
+        raise ExecutableNotFound("a path (it has a '/') must name an existing regular file "
+                                 "with an execute bit, relative to the working directory", argv0,
+                                 exists=os.path.lexists(candidate))
+    seen = False
     for folder in (DEFAULT_PATH if env_path is None else env_path).split(":"):
         candidate = os.path.join(cwd, folder, argv0)
         if _is_executable_file(candidate):
             return candidate
-    raise SpecError("argv[0]", "a bare name must be an executable regular file in one of the "
-                    "PATH directories of the process's environment", argv0)
+        seen = seen or os.path.lexists(candidate)
+    raise ExecutableNotFound("a bare name must be an executable regular file in one of the "
+                             "PATH directories of the process's environment", argv0, exists=seen)
 
 
 # --- spawn -------------------------------------------------------------------------------------

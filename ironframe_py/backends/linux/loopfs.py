@@ -94,6 +94,13 @@ def _make_image(image_path: str, size: int) -> None:
                        strerror="a filesystem image exists already (left by a crash?)") from None
     try:
         os.ftruncate(fd, size)  # sparse: costs no disk until written
+    except OSError as err:
+        os.unlink(image_path)
+        strerror = err.strerror
+        if err.errno == errno.EFBIG:
+            strerror = "the disk limit is larger than a file on this filesystem can be"
+        raise os_error("ftruncate", errno=err.errno or 0, target=image_path,
+                       strerror=strerror) from None
     finally:
         os.close(fd)
 
