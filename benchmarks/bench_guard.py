@@ -96,7 +96,7 @@ def bench_sweep(service: ContainerService, runs: int) -> None:
 
 def _sweep_boxes(boxes: list, runs: int) -> None:
     ffi, lib = load_core()
-    targets = [target_for(box._ctx, box._view) for box in boxes]
+    targets = [target_for(box._live.ctx, box._live.view) for box in boxes]
     watched = [_Watched(str(i), t) for i, t in enumerate(targets)]
     cells = ffi.new("struct ifg_target[]", len(watched))
     for index, item in enumerate(watched):
@@ -175,8 +175,8 @@ def bench_reaction(runs: int) -> None:
             for _ in range(runs):
                 with service.create(ContainerSpec(limits=Limits(memory="512M"))) as box:
                     # a guard-only limit, with no kernel threshold: pure polling
-                    target = dataclasses.replace(target_for(box._ctx, box._view), memory_limit=64 << 20,
-                                                 event_control_path=None)
+                    target = dataclasses.replace(target_for(box._live.ctx, box._live.view),
+                                                 memory_limit=64 << 20, event_control_path=None)
                     guard.watch(box.handle, target)
                     guard.wait_applied()
                     sleeper = box.run(["/bin/sleep", "600"])
@@ -219,7 +219,7 @@ def bench_idle_cpu(service: ContainerService, seconds: float) -> None:
 def _idle(boxes: list, seconds: float) -> None:
     guard = Guard(interval=0.01)
     for box in boxes:
-        guard.watch(box.handle, target_for(box._ctx, box._view))
+        guard.watch(box.handle, target_for(box._live.ctx, box._live.view))
     with guard:
         guard.settle()  # kernel thresholds registered: measure the steady state
         thread = guard._thread

@@ -1,64 +1,36 @@
-"""Container: the platform-neutral handle on one isolated process tree."""
+"""Container: the platform-neutral handle on one isolated process tree.
+
+A :class:`Container` talks to the service that made it only through the
+narrow :class:`ContainerHost` interface; the state both of them change
+(lifecycle state, the backend's view, the context) lives in one
+:class:`LiveState` that the service hands over at adoption.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from . import process as _process
 from . import spec as _spec
-from ._store import EventRecord
+from ._kills import KillEvent, KillLog
+from ._store import Store
 from .backends.base import BackendContainer, ContainerContext, Stats
 from .errors import InvalidState, SpecError
 from .process import ContainerProcess
 from .spec import Limits, ProcessSpec
 
-if TYPE_CHECKING:
-    from .service import ContainerService
-
-__all__ = ["Container", "ContainerInfo", "KillEvent", "ACTIVE", "STOPPED", "DESTROYED"]
+__all__ = ["Container", "ContainerInfo", "ContainerHost", "LiveState", "KillEvent",
+           "ACTIVE", "STOPPED", "DESTROYED"]
 
 CREATING, ACTIVE, STOPPED, DESTROYING, DESTROYED = (
     "creating", "active", "stopped", "destroying", "destroyed")
-
-
-@dataclasses.dataclass(frozen=True)
-class KillEvent:
-    """A limit or guard enforcement that killed something in the container.
-
-    ``kind`` says what was enforced: ``"memory"`` (the guard saw usage over
-    the limit and killed the container), ``"oom_kill"`` (the kernel killed a
-    process at the memory limit; the guard then stops the rest) or
-    ``"escapee"`` (a process of the container user outside the container).
-    ``limit`` is the limit in force (bytes for memory), ``usage`` the highest
-    usage seen, ``pid`` the process killed where known, ``detail`` a
-    sentence for people.
-    """
-
-    time: float
-    kind: str
-    limit: float | None
-    usage: float | None
-    pid: int | None
-    detail: str
-
-    def describe(self) -> str:
-        """One human line, e.g. ``memory limit 64M exceeded (peak 64.0M)``."""
-        if self.kind in ("memory", "oom_kill"):
-            return (f"memory limit {_spec.format_size(_int(self.limit))} exceeded "
-                    f"(peak {_spec.format_size(_int(self.usage))})")
-        if self.kind == "escapee":
-            return f"process {self.pid} ran as the container user outside the container: killed"
-        value = "-" if self.limit is None else f"{self.limit:g}"
-        return f"{self.kind} limit {value} enforced" + (f": {self.detail}" if self.detail else "")
-
-
-def _int(value: float | None) -> int | None:
-    return None if value is None else int(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +62,34 @@ class ContainerInfo:
         return out
 
 
+class ContainerHost(Protocol):
+    """What a :class:`Container` needs from the service that holds it."""
+
+    def destroy(self, handle: str) -> None:
+        """Destroy the container (the service's one teardown path)."""
+
+    def limits_changed(self, live: LiveState) -> None:
+        """The container's limits changed: keep the store and the guard in step."""
+
+
+@dataclasses.dataclass
+class LiveState:
+    """The mutable state of one open container, shared by it and its service.
+
+    The service creates it when it adopts a container and changes ``state``
+    during teardown; the container changes ``ctx`` (its limits) and
+    ``state`` (stop).  ``lock`` serialises both.
+    """
+
+    ctx: ContainerContext
+    view: BackendContainer
+    state: str
+    created: float
+    detached: bool
+    user: str
+    lock: threading.RLock = dataclasses.field(default_factory=threading.RLock)
+
+
 class Container:
     """One container: run processes in it, read its usage, change limits, destroy it.
 
@@ -98,62 +98,57 @@ class Container:
     the container on exit.  All methods are thread-safe.
     """
 
-    def __init__(self, service: ContainerService, ctx: ContainerContext, created: float,
-                 view: BackendContainer, state: str, detached: bool = False) -> None:
-        self._service = service
-        self._detached = detached
-        self._ctx = ctx
-        self._view = view
-        self._state = state
-        self._created = created
-        self._lock = threading.RLock()
-        self._limits = ctx.limits
+    def __init__(self, live: LiveState, host: ContainerHost, store: Store, kills: KillLog) -> None:
+        self._live = live
+        self._host = host
+        self._store = store
+        self._kills = kills
 
     # --- identity ---------------------------------------------------------------------
 
     @property
     def handle(self) -> str:
         """The container's unique name."""
-        return self._ctx.handle
+        return self._live.ctx.handle
 
     @property
     def path(self) -> str:
         """Host path of the container directory (only the container user and admins can enter)."""
-        return self._ctx.path
+        return self._live.ctx.path
 
     @property
     def uid(self) -> int:
         """Numeric id of the container user (Linux uid; a unique number on Windows)."""
-        return self._ctx.uid
+        return self._live.ctx.uid
 
     @property
     def user(self) -> str:
         """Name of the container user (Linux: the uid as text, no passwd entry exists)."""
-        return self._service.backend.user_name(self._ctx)
+        return self._live.user
 
     @property
     def state(self) -> str:
         """``"active"``, ``"stopped"`` or ``"destroyed"``."""
-        return self._state
+        return self._live.state
 
     @property
     def limits(self) -> Limits:
         """The limits in force."""
-        return self._limits
+        return self._live.ctx.limits
 
     @property
     def detached(self) -> bool:
         """True if the container was created to outlive its creator (``create(detached=True)``)."""
-        return self._detached
+        return self._live.detached
 
     def __repr__(self) -> str:
-        return f"<Container {self.handle!r} uid={self.uid} state={self._state} path={self.path!r}>"
+        return f"<Container {self.handle!r} uid={self.uid} state={self.state} path={self.path!r}>"
 
     def __enter__(self) -> Container:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._state != DESTROYED:
+        if self.state != DESTROYED:
             self.destroy()
 
     # --- processes ------------------------------------------------------------------------
@@ -168,16 +163,28 @@ class Container:
             spec = ProcessSpec(spec, **kwargs)
         elif kwargs:
             raise TypeError("give either a ProcessSpec or argv with keyword arguments, not both")
-        with self._lock:
+        live = self._live
+        with live.lock:
             self._require(ACTIVE, "run a process")
-            env = dict(self._ctx.env)
+            env = dict(live.ctx.env)
             env.update(spec.env)
-            return self._service._spawn(self, self._view, spec, env)
+            return _process.start(live.view, spec, env, handle=self.handle,
+                                  on_exit=self._process_exited)
+
+    def _process_exited(self, _proc: ContainerProcess) -> None:
+        """Record the kernel OOM kills a process exit may reveal."""
+        if self.state == DESTROYED:
+            return
+        try:
+            self._sync_kernel_kills(self._live.view.stats())
+        except Exception as err:  # the container may be going away under us
+            logging.getLogger("ironframe_py").debug(
+                "usage after exit of a process in %s: %s", self.handle, err)
 
     def pids(self) -> list[int]:
         """Ids of every process now in the container."""
         self._require_exists("list processes")
-        return self._view.pids()
+        return self._live.view.pids()
 
     def stop(self, kill: bool = False, timeout: float = 10.0) -> None:
         """Stop every process; the container can then no longer run processes.
@@ -185,16 +192,17 @@ class Container:
         With ``kill=False`` processes get SIGTERM (Windows: are terminated)
         and ``timeout`` seconds to exit before everything left is killed.
         """
-        with self._lock:
+        live = self._live
+        with live.lock:
             self._require_exists("stop")
             if not kill:
-                self._view.signal_all(signal.SIGTERM)
+                live.view.signal_all(signal.SIGTERM)
                 deadline = time.monotonic() + timeout
-                while self._view.pids() and time.monotonic() < deadline:
+                while live.view.pids() and time.monotonic() < deadline:
                     time.sleep(0.01)
-            self._view.kill_all(timeout=max(timeout, 5.0))
-            self._state = STOPPED
-            self._service.store.set_state(self.handle, STOPPED)
+            live.view.kill_all(timeout=max(timeout, 5.0))
+            live.state = STOPPED
+            self._store.set_state(self.handle, STOPPED)
 
     def destroy(self) -> None:
         """Kill everything and remove every OS resource of the container.
@@ -203,8 +211,8 @@ class Container:
         :class:`CleanupError` lists the failures and the container stays
         listed so that ``destroy()`` (or ``recover()``) can be retried.
         """
-        if self._state != DESTROYED:
-            self._service.destroy(self.handle)
+        if self.state != DESTROYED:
+            self._host.destroy(self.handle)
 
     # --- limits ----------------------------------------------------------------------------
 
@@ -232,81 +240,74 @@ class Container:
         self._set_limits(disk=disk)
 
     def _set_limits(self, **changes: Any) -> None:
-        new = self._limits.replace(**changes)  # validates before anything changes
-        with self._lock:
+        live = self._live
+        new = live.ctx.limits.replace(**changes)  # validates before anything changes
+        with live.lock:
             self._require(ACTIVE, "change limits")
-            self._view.set_limits(Limits(**{name: getattr(new, name) if name in changes else None
-                                            for name in Limits.__dataclass_fields__}))
-            self._limits = new
-            self._ctx = dataclasses.replace(self._ctx, limits=new)
-            self._service._limits_changed(self, new)
+            live.view.set_limits(Limits(**{name: getattr(new, name) if name in changes else None
+                                           for name in Limits.__dataclass_fields__}))
+            live.ctx = dataclasses.replace(live.ctx, limits=new)
+            self._host.limits_changed(live)
 
     # --- info ---------------------------------------------------------------------------------
 
-    def stats(self) -> Stats:
-        """Raw usage figures read from the OS now."""
-        self._require_exists("read usage")
-        return self._view.stats()
-
     def info(self) -> ContainerInfo:
-        """State, limits, usage, kill events and properties."""
+        """Everything about the container now: state, limits, usage, kill events, properties.
+
+        This is the one call that reads usage from the OS; the other read
+        calls (:meth:`kill_events`, :meth:`get_property`) return a part of
+        what it returns.
+        """
         self._require_exists("read info")
-        stats = self._view.stats()
-        self._service._sync_kernel_kills(self, stats)
-        events = tuple(_kill_event(e) for e in self._service.store.events(self.handle))
+        live = self._live
+        stats = live.view.stats()
+        self._sync_kernel_kills(stats)
         return ContainerInfo(
-            handle=self.handle, state=self._state, path=self.path, uid=self.uid, user=self.user,
-            created=self._created, limits=self._limits,
+            handle=self.handle, state=live.state, path=self.path, uid=self.uid, user=live.user,
+            created=live.created, limits=live.ctx.limits,
             memory_usage=stats.memory_usage, memory_peak=stats.memory_peak,
             cpu_time=stats.cpu_time, processes=stats.processes,
             disk_usage=stats.disk_usage, disk_method=stats.disk_method,
-            kill_events=events, properties=self._service.store.properties(self.handle),
-            detached=self.detached)
+            kill_events=tuple(self._kills.events(self.handle)),
+            properties=self._store.properties(self.handle), detached=live.detached)
 
     def kill_events(self) -> list[KillEvent]:
-        """Every limit enforcement recorded for this container, oldest first."""
-        self._service._sync_kernel_kills(self, self._view.stats())
-        return [_kill_event(e) for e in self._service.store.events(self.handle)]
+        """Every limit enforcement recorded for this container, oldest first
+        (``info().kill_events``, after the same check of the kernel's OOM-kill count)."""
+        self._sync_kernel_kills(self._live.view.stats())
+        return self._kills.events(self.handle)
+
+    def _sync_kernel_kills(self, stats: Stats) -> None:
+        self._kills.sync_kernel_oom_kills(self.handle, stats.oom_kills, self.limits.memory,
+                                          stats.memory_peak)
 
     # --- properties --------------------------------------------------------------------------
 
-    def properties(self) -> dict[str, str]:
-        """All properties."""
-        self._require_exists("read properties")
-        return self._service.store.properties(self.handle)
-
     def get_property(self, name: str) -> str | None:
-        """One property, or ``None``."""
-        return self.properties().get(name)
+        """One property, or ``None`` (all of them are in ``info().properties``)."""
+        self._require_exists("read properties")
+        return self._store.properties(self.handle).get(name)
 
     def set_property(self, name: str, value: str) -> None:
         """Set a property."""
         _spec.ContainerSpec(properties={name: value})  # same rules as at creation
         self._require_exists("set a property")
-        self._service.store.set_property(self.handle, name, value)
+        self._store.set_property(self.handle, name, value)
 
     def remove_property(self, name: str) -> bool:
         """Remove a property; ``False`` if it was not set."""
         self._require_exists("remove a property")
-        return self._service.store.remove_property(self.handle, name)
+        return self._store.remove_property(self.handle, name)
 
     # --- internals ------------------------------------------------------------------------------
 
     def _require(self, state: str, operation: str) -> None:
-        if self._state != state:
-            raise InvalidState(self._state, operation, f"container {self.handle!r} must be {state}")
+        if self.state != state:
+            raise InvalidState(self.state, operation, f"container {self.handle!r} must be {state}")
 
     def _require_exists(self, operation: str) -> None:
-        if self._state == DESTROYED:
+        if self.state == DESTROYED:
             raise InvalidState(DESTROYED, operation, f"container {self.handle!r} was destroyed")
-
-    def _mark_destroyed(self) -> None:
-        self._state = DESTROYED
-        self._view.close()
-
-
-def _kill_event(record: EventRecord) -> KillEvent:
-    return KillEvent(record.time, record.kind, record.limit, record.usage, record.pid, record.detail)
 
 
 def default_root() -> str:

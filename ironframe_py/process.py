@@ -1,18 +1,78 @@
-"""ContainerProcess: a :class:`subprocess.Popen`-like handle on a process in a container."""
+"""Processes in a container: :func:`start` (stdio plumbing + the backend's spawn) and
+:class:`ContainerProcess`, a :class:`subprocess.Popen`-like handle on one."""
 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import signal
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
-from .backends.base import ProcessHandle
+from .backends.base import BackendContainer, ProcessHandle
+from .spec import DEVNULL, PIPE, STDOUT, ProcessSpec
 
-__all__ = ["ContainerProcess"]
+__all__ = ["ContainerProcess", "start"]
+
+log = logging.getLogger("ironframe_py")
+
+
+def start(view: BackendContainer, spec: ProcessSpec, env: Mapping[str, str], *, handle: str,
+          on_exit: Callable[[ContainerProcess], None] | None = None) -> ContainerProcess:
+    """Start ``spec`` in the container ``view`` (called ``handle``) with ``env``.
+
+    Pipes and ``/dev/null`` are opened here; the child's ends are closed
+    once it has started, and every end is closed if the spawn fails.
+    """
+    child_fds, parent_fds, to_close = _stdio(spec)
+    try:
+        process = view.spawn(spec, env, child_fds)
+    except BaseException:
+        for fd in parent_fds:
+            if fd is not None:
+                os.close(fd)
+        raise
+    finally:
+        for fd in to_close:
+            os.close(fd)
+    process.stdin_fd, process.stdout_fd, process.stderr_fd = parent_fds
+    log.debug("spawn in %s: pid %d %s", handle, process.pid, list(spec.argv))
+    return ContainerProcess(process, tuple(spec.argv), spec.text, on_exit=on_exit)
+
+
+def _stdio(spec: ProcessSpec) -> tuple[list[int], list[int | None], list[int]]:
+    """Child fds for stdin/stdout/stderr, the parent's pipe ends, and fds to close after spawn."""
+    child: list[int] = []
+    parent: list[int | None] = []
+    to_close: list[int] = []
+    try:
+        for index, value in enumerate((spec.stdin, spec.stdout, spec.stderr)):
+            parent_end: int | None = None
+            if value is None:
+                fd = index
+            elif value == PIPE:
+                read_end, write_end = os.pipe()
+                fd, parent_end = (read_end, write_end) if index == 0 else (write_end, read_end)
+                to_close.append(fd)
+            elif value == DEVNULL:
+                fd = os.open(os.devnull, os.O_RDWR)
+                to_close.append(fd)
+            elif value == STDOUT and index == 2:
+                fd = child[1]
+            elif isinstance(value, int):
+                fd = value
+            else:
+                fd = value.fileno()
+            child.append(fd)
+            parent.append(parent_end)
+    except BaseException:  # e.g. EMFILE on the second pipe: close what the first made
+        for fd in to_close + [end for end in parent if end is not None]:
+            os.close(fd)
+        raise
+    return child, parent, to_close
 
 
 class _Pump(threading.Thread):

@@ -22,8 +22,9 @@ from typing import Any
 import psutil
 
 from . import _platform
-from ._store import EventRecord, Store, open_store
-from .backends.base import Backend, BackendContainer, ContainerContext, Resource, Stats
+from ._kills import KillEvent, KillLog
+from ._store import Store, open_store
+from .backends.base import Backend, ContainerContext, Resource
 from .container import (
     ACTIVE,
     CREATING,
@@ -31,12 +32,11 @@ from .container import (
     DESTROYING,
     STOPPED,
     Container,
-    KillEvent,
+    LiveState,
     default_root,
 )
 from .errors import CleanupError, InvalidState, SpecError
-from .process import ContainerProcess
-from .spec import DEVNULL, PIPE, STDOUT, ContainerSpec, Limits, ProcessSpec, check_handle
+from .spec import ContainerSpec, Limits, check_handle
 
 __all__ = ["ContainerService", "DEFAULT_UID_RANGE"]
 
@@ -46,12 +46,6 @@ log = logging.getLogger("ironframe_py")
 DEFAULT_UID_RANGE = range(1_900_000, 1_900_000 + 65_536)
 
 _HANDLE_ALPHABET = string.ascii_lowercase + string.digits
-
-KERNEL_OOM = "the kernel OOM-killed a process; the guard stops the rest of the container"
-GUARD_DETAILS = {
-    "memory": "memory use crossed the limit; the guard killed the container",
-    "escapee": "ran as the container user outside the container; the guard killed it",
-}
 
 # Ids of the services open in this process: a container whose owner is this
 # process but whose service was closed has no host any more.
@@ -90,17 +84,18 @@ class ContainerService:
             raise SpecError("guard_interval", "must be between 0.001 and 60 seconds", guard_interval)
         self.root = os.path.abspath(os.fspath(root if root is not None else default_root()))
         self.uid_range = uid_range
-        self.on_event = on_event
         self.backend: Backend = backend or _platform.make_backend(
             self.root, admin_group=admin_group, cgroup_parent=cgroup_parent)
         self._prepare_root()
         self.store: Store = open_store(self.root)
-        self._live: dict[str, Container] = {}
+        self._kills = KillLog(self.store, on_event)
+        # Open containers, each with the state it shares with its Container object.
+        self._live: dict[str, tuple[Container, LiveState]] = {}
         self._lock = threading.RLock()
         self._owner = _owner_identity()
         _OPEN_SERVICES.add(self._owner[2])
         self._closed = False
-        self._guard = self.backend.make_guard(guard_interval, self._guard_event) \
+        self._guard = self.backend.make_guard(guard_interval, self._kills.guard_event) \
             if guard_interval is not None else None
 
     def __repr__(self) -> str:
@@ -162,7 +157,7 @@ class ContainerService:
         with self._lock:
             live = self._live.get(handle.lower())
             if live is not None:
-                return live
+                return live[0]
             record = self.store.container(handle)
             if record.state in (CREATING, DESTROYING):
                 raise InvalidState(record.state, "open the container", f"{handle!r} is being "
@@ -185,15 +180,16 @@ class ContainerService:
             record = self.store.container(handle)
             live = self._live.pop(record.handle.lower(), None)
         try:
-            self._teardown(record, live)
+            self._teardown(record, live[1] if live is not None else None)
         except BaseException:
             if live is not None:  # keep the object usable for a retry
-                live._state = DESTROYING
+                live[1].state = DESTROYING
                 with self._lock:
                     self._live[record.handle.lower()] = live
             raise
         if live is not None:
-            live._mark_destroyed()
+            live[1].state = DESTROYED
+            live[1].view.close()
 
     def recover(self) -> list[str]:
         """Reclaim everything a dead host left behind; return the handles removed.
@@ -239,8 +235,8 @@ class ContainerService:
         _OPEN_SERVICES.discard(self._owner[2])
         if self._guard is not None:
             self._guard.stop()
-        for container in list(self._live.values()):
-            container._view.close()
+        for _, live in list(self._live.values()):
+            live.view.close()
         self._live.clear()
         self.backend.close()
         self.store.close()
@@ -291,32 +287,33 @@ class ContainerService:
         with self._lock:
             live = self._live.pop(handle.lower(), None)
         try:
-            self._teardown(self.store.container(handle), live)
+            self._teardown(self.store.container(handle), live[1] if live is not None else None)
         except Exception as cleanup_err:  # reported on the original error; destroy() can retry
             _note_rollback_failures(handle, err, [cleanup_err])
 
     def _adopt(self, ctx: ContainerContext, created: float, state: str,
                detached: bool) -> Container:
         view = self.backend.open(ctx, self.store.resources(ctx.handle))
-        container = Container(self, ctx, created, view, state, detached)
+        live = LiveState(ctx, view, state, created, detached, self.backend.user_name(ctx))
+        container = Container(live, _Host(self), self.store, self._kills)
         with self._lock:
-            self._live[ctx.handle.lower()] = container
+            self._live[ctx.handle.lower()] = (container, live)
         if self._guard is not None and state == ACTIVE:
             self._guard.watch(ctx, view)
         return container
 
     # --- teardown ---------------------------------------------------------------------------
 
-    def _teardown(self, record: Any, live: Container | None) -> None:
+    def _teardown(self, record: Any, live: LiveState | None) -> None:
         started = time.monotonic()
         log.debug("destroy %s: state %s", record.handle, record.state)
         self.store.set_state(record.handle, DESTROYING)
-        ctx = live._ctx if live is not None else _context(record)
+        ctx = live.ctx if live is not None else _context(record)
         if self._guard is not None:
             self._guard.unwatch(record.handle)
         resources = self.store.resources(record.handle)
         errors: list[Exception] = []
-        view = live._view if live is not None else self.backend.open(ctx, resources)
+        view = live.view if live is not None else self.backend.open(ctx, resources)
         try:
             view.kill_all(timeout=10.0)
         except Exception as err:  # still try to release; reported below
@@ -330,91 +327,15 @@ class ContainerService:
             raise CleanupError(f"destroy {record.handle!r}: {len(errors)} steps failed", errors)
         log.debug("destroy %s: done in %.1f ms", record.handle, (time.monotonic() - started) * 1e3)
 
-    # --- processes ------------------------------------------------------------------------------
+    # --- the Container's host interface ------------------------------------------------------
 
-    def _spawn(self, container: Container, view: BackendContainer, spec: ProcessSpec,
-               env: dict[str, str]) -> ContainerProcess:
-        child_fds, parent_fds, to_close = _stdio(spec)
-        try:
-            handle = view.spawn(spec, env, child_fds)
-        except BaseException:
-            for fd in parent_fds:
-                if fd is not None:
-                    os.close(fd)
-            raise
-        finally:
-            for fd in to_close:
-                os.close(fd)
-        handle.stdin_fd, handle.stdout_fd, handle.stderr_fd = parent_fds
-        log.debug("spawn in %s: pid %s %s", container.handle, getattr(handle, "pid", "?"),
-                  list(spec.argv))
-        return ContainerProcess(handle, tuple(spec.argv), spec.text,
-                                on_exit=lambda proc: self._process_exited(container))
-
-    def _process_exited(self, container: Container) -> None:
-        if container.state == DESTROYED:
-            return
-        try:
-            self._sync_kernel_kills(container, container._view.stats())
-        except Exception as err:  # the container may be going away under us
-            log.debug("usage after exit of a process in %s: %s", container.handle, err)
-
-    # --- events ------------------------------------------------------------------------------------
-
-    def _sync_kernel_kills(self, container: Container, stats: Stats) -> None:
-        """Record kernel OOM kills the store does not know about yet."""
-        self._record_oom_kills(container.handle, stats.oom_kills, container.limits.memory,
-                               stats.memory_peak)
-
-    def _record_oom_kills(self, handle: str, total: int, limit: int | None,
-                          peak: int | None) -> list[KillEvent]:
-        """Bring the recorded kernel OOM kills of ``handle`` up to ``total``.
-
-        Both the guard (as they happen) and ``info()`` (from the kernel's
-        counter) report them; counting makes the two agree without duplicates.
-        """
-        added = []
-        with self._lock:
-            known = len(self.store.events(handle, kinds=("oom_kill",)))
-            for _ in range(total - known):
-                event = KillEvent(time.time(), "oom_kill", limit, peak, None, KERNEL_OOM)
-                self._record(handle, event)
-                added.append(event)
-        self._notify(handle, added)
-        return added
-
-    def _notify(self, handle: str, events: Sequence[KillEvent]) -> None:
-        if self.on_event is None:
-            return
-        for event in events:
-            try:
-                self.on_event(handle, event)
-            except Exception:  # the caller's callback must not break the guard or info()
-                log.exception("on_event callback failed for %s", handle)
-
-    def _record(self, handle: str, event: KillEvent) -> None:
-        self.store.add_event(EventRecord(handle, event.time, event.kind, event.limit,
-                                         event.usage, event.pid, event.detail))
-        log.debug("kill in %s: %s (pid %s)", handle, event.describe(), event.pid)
-
-    def _guard_event(self, event: Any) -> None:
-        """A :class:`~ironframe_py.guard.GuardEvent` from the guard thread."""
-        handle = event.key
-        if event.kind == "oom_kill":
-            self._record_oom_kills(handle, event.count, event.limit, event.usage)
-            return
-        kill = KillEvent(event.time, "memory" if event.kind == "memory" else "escapee",
-                         event.limit, event.usage, event.pid, GUARD_DETAILS[event.kind])
-        with self._lock:
-            self._record(handle, kill)
-        self._notify(handle, [kill])
-
-    def _limits_changed(self, container: Container, limits: Limits) -> None:
-        spec = self.store.container(container.handle).spec
-        spec["limits"] = limits.as_dict()
-        self.store.set_spec(container.handle, spec)
+    def _limits_changed(self, live: LiveState) -> None:
+        """A container's limits changed: record them and tell the guard."""
+        spec = self.store.container(live.ctx.handle).spec
+        spec["limits"] = live.ctx.limits.as_dict()
+        self.store.set_spec(live.ctx.handle, spec)
         if self._guard is not None:
-            self._guard.update(container._ctx, container._view)
+            self._guard.update(live.ctx, live.view)
 
     # --- root -------------------------------------------------------------------------------------
 
@@ -428,6 +349,19 @@ class ContainerService:
     def _check_open(self) -> None:
         if self._closed:
             raise InvalidState("closed", "use the service")
+
+
+class _Host:
+    """The :class:`~ironframe_py.container.ContainerHost` a service gives its containers."""
+
+    def __init__(self, service: ContainerService) -> None:
+        self._service = service
+
+    def destroy(self, handle: str) -> None:
+        self._service.destroy(handle)
+
+    def limits_changed(self, live: LiveState) -> None:
+        self._service._limits_changed(live)
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -477,30 +411,3 @@ def _owner_alive(record: Any) -> bool:
         return abs(psutil.Process(record.owner_pid).create_time() - record.owner_start) < 0.01
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
-
-
-def _stdio(spec: ProcessSpec) -> tuple[list[int], list[int | None], list[int]]:
-    """Child fds for stdin/stdout/stderr, the parent's pipe ends, and fds to close after spawn."""
-    child: list[int] = []
-    parent: list[int | None] = []
-    to_close: list[int] = []
-    for index, value in enumerate((spec.stdin, spec.stdout, spec.stderr)):
-        parent_end: int | None = None
-        if value is None:
-            fd = index
-        elif value == PIPE:
-            read_end, write_end = os.pipe()
-            fd, parent_end = (read_end, write_end) if index == 0 else (write_end, read_end)
-            to_close.append(fd)
-        elif value == DEVNULL:
-            fd = os.open(os.devnull, os.O_RDWR)
-            to_close.append(fd)
-        elif value == STDOUT and index == 2:
-            fd = child[1]
-        elif isinstance(value, int):
-            fd = value
-        else:
-            fd = value.fileno()
-        child.append(fd)
-        parent.append(parent_end)
-    return child, parent, to_close

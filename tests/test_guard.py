@@ -121,7 +121,7 @@ def test_escapee_is_killed(escape_guarded):
     service, events = escape_guarded
     with service.create() as box:
         proc = box.run(list(SLEEP), stdout=PIPE)
-        dirs = box._view.cgroups.dirs
+        dirs = box._live.view.cgroups.dirs
         _move_to_parent(proc.pid, dirs)  # as root: out of every container cgroup
         assert proc.pid not in box.pids()
         assert proc.wait(20 * 0.1 + 5) == -signal.SIGKILL
@@ -188,7 +188,7 @@ def test_busy_container_forking_and_threading_is_never_taken_for_escapees(proc_e
             events = []
             with Guard(interval=0.002, on_event=events.append, escape_interval=0.002) as guard:
                 assert guard.proc_events == proc_events
-                guard.watch(box.handle, target_for(box._ctx, box._view))
+                guard.watch(box.handle, target_for(box._live.ctx, box._live.view))
                 start = guard.sweeps
                 assert _wait_for(lambda: guard.sweeps - start >= 500, 60)
             assert events == [] and all(proc.poll() is None for proc in busy)

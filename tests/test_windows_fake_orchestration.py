@@ -228,7 +228,7 @@ def test_fake_binding_stats_come_from_the_job_and_its_processes(root):
         container = service.create(ContainerSpec(handle="web", limits=Limits(memory="64M", disk="1G")))
         fake.start_process(_job_handle(fake), memory=3 << 20)
         fake.start_process(_job_handle(fake), memory=4 << 20)
-        stats = container._view.stats()
+        stats = container._live.view.stats()
         assert stats.memory_usage == 7 << 20 and stats.processes == 2
         assert stats.disk_limit == 1 << 30 and stats.disk_method == "quota"
         container.destroy()
@@ -259,7 +259,7 @@ def test_fake_binding_quotas_not_enforced_on_the_volume_is_a_clear_error(root):
 def test_fake_binding_user_name_is_ironframes_scheme(root):
     with _service(root, FakeWindows()) as service:
         container = service.create(ContainerSpec(handle="web"))
-        assert container._view.user_name == user_name_for("web")
+        assert container._live.view.user_name == user_name_for("web")
         assert user_name_for("web") == "c_" + __import__("hashlib").sha1(b"web").hexdigest()[:18].upper()
         container.destroy()
 
