@@ -10,6 +10,7 @@ idempotent ``backend.release``, driven by what the store recorded.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import secrets
@@ -147,6 +148,8 @@ class ContainerService:
                                    f"{'created' if record.state == CREATING else 'destroyed'}")
             return self._adopt(_context(record), record.created, record.state)
 
+    # Past this method, `list` in the class body names the method, so the annotations
+    # below it spell the type `builtins.list`.
     def list(self) -> list[str]:
         """Handles of every container in the store, including half-destroyed ones."""
         return [record.handle for record in self.store.containers()]
@@ -173,7 +176,7 @@ class ContainerService:
         if live is not None:
             live._mark_destroyed()
 
-    def recover(self) -> list[str]:
+    def recover(self) -> builtins.list[str]:
         """Reclaim everything a dead host left behind; return the handles removed.
 
         Every container in the store whose owning host process is no longer
@@ -237,7 +240,7 @@ class ContainerService:
         if failed:
             self.store.set_state(handle, DESTROYING)  # leave it for destroy()/recover()
 
-    def _release_all(self, handle: str, resources: Sequence[Resource]) -> list[Exception]:
+    def _release_all(self, handle: str, resources: Sequence[Resource]) -> builtins.list[Exception]:
         """Release in reverse order; forget the container if all went, else record what went."""
         failed: list[Exception] = []
         released: list[Resource] = []
@@ -328,7 +331,7 @@ class ContainerService:
                                stats.memory_peak)
 
     def _record_oom_kills(self, handle: str, total: int, limit: int | None,
-                          peak: int | None) -> list[KillEvent]:
+                          peak: int | None) -> builtins.list[KillEvent]:
         """Bring the recorded kernel OOM kills of ``handle`` up to ``total``.
 
         Both the guard (as they happen) and ``info()`` (from the kernel's
