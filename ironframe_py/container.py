@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from . import process as _process
@@ -24,13 +25,16 @@ from ._store import Store
 from .backends.base import BackendContainer, ContainerContext, Stats
 from .errors import InvalidState, SpecError
 from .process import ContainerProcess
-from .spec import Limits, ProcessSpec
+from .spec import Limits, ProcessSpec, StdioSpec
 
 __all__ = ["Container", "ContainerInfo", "ContainerHost", "LiveState", "KillEvent",
            "ACTIVE", "STOPPED", "DESTROYED"]
 
 CREATING, ACTIVE, STOPPED, DESTROYING, DESTROYED = (
     "creating", "active", "stopped", "destroying", "destroyed")
+
+# Container.run's default ``env``: ProcessSpec's (no variables beyond the container's), immutable.
+_NO_ENV: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,22 +157,28 @@ class Container:
 
     # --- processes ------------------------------------------------------------------------
 
-    def run(self, spec: ProcessSpec | list[str] | tuple[str, ...], **kwargs: Any) -> ContainerProcess:
+    def run(self, spec: ProcessSpec | list[str] | tuple[str, ...], *,
+            env: Mapping[str, str] = _NO_ENV, cwd: str = "/", stdin: StdioSpec = None,
+            stdout: StdioSpec = None, stderr: StdioSpec = None, text: bool = False) -> ContainerProcess:
         """Start a process in the container and return its :class:`ContainerProcess`.
 
-        ``spec`` is a :class:`ProcessSpec`, or an argv list with the
-        :class:`ProcessSpec` fields as keyword arguments.
+        ``spec`` is a :class:`ProcessSpec`, or an argv list with the other
+        :class:`ProcessSpec` fields (``env``, ``cwd``, ``stdin``, ``stdout``,
+        ``stderr``, ``text``, with the same meaning and defaults) as keyword
+        arguments.  A :class:`ProcessSpec` together with a keyword argument
+        that is not its default raises :class:`TypeError`.
         """
         if not isinstance(spec, ProcessSpec):
-            spec = ProcessSpec(spec, **kwargs)
-        elif kwargs:
+            spec = ProcessSpec(spec, env=env, cwd=cwd, stdin=stdin, stdout=stdout, stderr=stderr, text=text)
+        elif (env is not _NO_ENV or cwd != "/" or stdin is not None or stdout is not None
+              or stderr is not None or text is not False):
             raise TypeError("give either a ProcessSpec or argv with keyword arguments, not both")
         live = self._live
         with live.lock:
             self._require(ACTIVE, "run a process")
-            env = dict(live.ctx.env)
-            env.update(spec.env)
-            return _process.start(live.view, spec, env, handle=self.handle,
+            full_env = dict(live.ctx.env)
+            full_env.update(spec.env)
+            return _process.start(live.view, spec, full_env, handle=self.handle,
                                   on_exit=self._process_exited)
 
     def _process_exited(self, _proc: ContainerProcess) -> None:

@@ -121,9 +121,8 @@ class OSCallError(IronframeError, OSError):
         self.ntstatus = ntstatus
 
     def __str__(self) -> str:
-        code = f"winerror {self.winerror}" if self.winerror is not None else (
-            f"errno {self.errno} ({_errno.errorcode.get(self.errno, '?')})"
-        )
+        name = _errno.errorcode.get(self.errno, "?") if self.errno is not None else "?"
+        code = f"winerror {self.winerror}" if self.winerror is not None else f"errno {self.errno} ({name})"
         where = f" on {self.target!r}" if self.target else ""
         nt = f", NTSTATUS 0x{self.ntstatus & 0xFFFFFFFF:08X}" if self.ntstatus is not None else ""
         return f"{self.function} failed{where}: {self.strerror} [{code}{nt}]"
@@ -268,15 +267,15 @@ def os_error(
     Give exactly one of ``errno`` (POSIX) or ``winerror`` (Win32).  The
     caller raises the result, so tracebacks point at the failing call site.
     """
-    if (errno is None) == (winerror is None):
-        raise TypeError("os_error() takes exactly one of errno= or winerror=")
-    if winerror is not None:
+    if winerror is not None and errno is None:
         cls = _WINERROR_CLASSES.get(winerror, OSCallError)
         # OSError's errno slot holds the Win32 code, as CPython does on Windows.
         return cls(function, winerror, strerror or f"Win32 error {winerror}", target,
                    winerror=winerror, ntstatus=ntstatus)
-    cls = _ERRNO_CLASSES.get(errno, OSCallError)
-    return cls(function, errno, strerror, target, ntstatus=ntstatus)
+    if errno is not None and winerror is None:
+        cls = _ERRNO_CLASSES.get(errno, OSCallError)
+        return cls(function, errno, strerror, target, ntstatus=ntstatus)
+    raise TypeError("os_error() takes exactly one of errno= or winerror=")
 
 
 def from_oserror(function: str, err: OSError, target: str | None = None) -> OSCallError:

@@ -140,6 +140,7 @@ class ContainerProcess:
         """Wait for the process to end; raise :class:`subprocess.TimeoutExpired` on timeout."""
         status = self._wait(timeout)
         if status is None:
+            assert timeout is not None, "a wait without a timeout returns only when the process has ended"
             raise subprocess.TimeoutExpired(list(self.args), timeout)
         return status
 
@@ -173,6 +174,7 @@ class ContainerProcess:
         for pump in self._pumps.values():
             pump.join(timeout)
             if pump.is_alive():
+                assert timeout is not None, "a join without a timeout returns only when the pump has ended"
                 raise subprocess.TimeoutExpired(list(self.args), timeout)
         for pump in self._pumps.values():
             if pump.error is not None:

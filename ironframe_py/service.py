@@ -10,6 +10,7 @@ idempotent ``backend.release``, driven by what the store recorded.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import secrets
@@ -164,6 +165,8 @@ class ContainerService:
                                    f"{'created' if record.state == CREATING else 'destroyed'}")
             return self._adopt(_context(record), record.created, record.state, _detached(record))
 
+    # Past this method, `list` in the class body names the method, so the annotations
+    # below it spell the type `builtins.list`.
     def list(self) -> list[str]:
         """Handles of every container in the store, including half-destroyed ones."""
         return [record.handle for record in self.store.containers()]
@@ -191,7 +194,7 @@ class ContainerService:
             live[1].state = DESTROYED
             live[1].view.close()
 
-    def recover(self) -> list[str]:
+    def recover(self) -> builtins.list[str]:
         """Reclaim everything a dead host left behind; return the handles removed.
 
         Removed, from their recorded resources (processes, cgroups, mounts,
@@ -264,7 +267,7 @@ class ContainerService:
         if failed:
             self.store.set_state(handle, DESTROYING)  # leave it for destroy()/recover()
 
-    def _release_all(self, handle: str, resources: Sequence[Resource]) -> list[Exception]:
+    def _release_all(self, handle: str, resources: Sequence[Resource]) -> builtins.list[Exception]:
         """Release in reverse order; forget the container if all went, else record what went."""
         failed: list[Exception] = []
         released: list[Resource] = []
@@ -322,8 +325,8 @@ class ContainerService:
             view.close()
         errors += self._release_all(record.handle, resources)
         if errors:
-            for err in errors:
-                log.warning("destroy %s: %s", record.handle, err)
+            for failure in errors:
+                log.warning("destroy %s: %s", record.handle, failure)
             raise CleanupError(f"destroy {record.handle!r}: {len(errors)} steps failed", errors)
         log.debug("destroy %s: done in %.1f ms", record.handle, (time.monotonic() - started) * 1e3)
 

@@ -36,15 +36,18 @@ MIN_CPU_WEIGHT, MAX_CPU_WEIGHT = 1, 10_000  # cgroup v2 cpu.weight range
 MAX_HANDLE = 64
 
 _HANDLE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
-_SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*\Z", re.IGNORECASE)
+# ASCII only: in Unicode mode \d takes every script's digits ("６４M" would be 64 MiB) and
+# case folding takes the Kelvin sign for "k".
+_SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*\Z", re.IGNORECASE | re.ASCII)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 def parse_size(text: str | int, field: str = "size") -> int:
     """Parse ``"64M"``, ``"1.5G"``, ``"4096"`` (binary units) into bytes.
 
-    Integers pass through unchanged.  Raises :class:`SpecError` naming
-    ``field`` for anything else.
+    Text is ASCII digits, an optional ASCII unit and ASCII spaces.  Integers
+    pass through unchanged.  Raises :class:`SpecError` naming ``field`` for
+    anything else.
     """
     if isinstance(text, bool):
         raise SpecError(field, "must be a size such as 512K, 64M or 2G", text)

@@ -200,16 +200,16 @@ class LinuxProcess:
             if self._pidfd is None:
                 raise InvalidState("closed", "send_signal", f"pid {self.pid}")
             try:
-                self._signal_group(sig)
+                self._signal_group(self._pidfd, sig)
             except OSCallError as err:
                 if err.errno != errno.ESRCH:  # ESRCH: the process and its group are gone
                     raise
 
-    def _signal_group(self, sig: int) -> None:
+    def _signal_group(self, pidfd: int, sig: int) -> None:
         global _group_flag_works
         if _group_flag_works:
             try:
-                _api.pidfd_send_signal(self._pidfd, sig, lib.PIDFD_SIGNAL_PROCESS_GROUP,
+                _api.pidfd_send_signal(pidfd, sig, lib.PIDFD_SIGNAL_PROCESS_GROUP,
                                        target=str(self.pid))
                 return
             except OSCallError as err:
