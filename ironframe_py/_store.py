@@ -285,6 +285,22 @@ def _container_from_row(row: tuple) -> ContainerRecord:
                            owner_id, created)
 
 
+STORE_MODE = 0o600
+
+
 def open_store(root: str) -> Store:
-    """Open (creating if needed) the store of a service root."""
-    return Store(os.path.join(root, "state.db"))
+    """Open (creating if needed) the store of a service root.
+
+    The database and its ``-wal`` / ``-shm`` files are private to the
+    service's user (mode 0600): they hold every container's environment and
+    properties, and a container user who could open ``-shm`` could take a
+    read lock that stalls every write of the service.
+    """
+    path = os.path.join(root, "state.db")
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, STORE_MODE))
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            os.chmod(name, STORE_MODE)  # sqlite gives -wal and -shm the database's mode
+        except FileNotFoundError:
+            continue
+    return Store(path)

@@ -267,11 +267,19 @@ class ContainerService:
         if failed:
             self.store.set_state(handle, DESTROYING)  # leave it for destroy()/recover()
 
-    def _release_all(self, handle: str, resources: Sequence[Resource]) -> builtins.list[Exception]:
-        """Release in reverse order; forget the container if all went, else record what went."""
-        failed: list[Exception] = []
-        released: list[Resource] = []
+    def _release_all(self, handle: str,
+                     resources: Sequence[Resource]) -> builtins.list[Exception]:
+        """Release in reverse order; forget the container if all went, else record what went.
+
+        Every resource is tried, except that the identity (the backend's
+        ``identity_kinds``, e.g. the host-wide uid claim) is kept while
+        anything else of the container failed to go.
+        """
+        failed: builtins.list[Exception] = []
+        released: builtins.list[Resource] = []
         for resource in reversed(resources):
+            if failed and resource.kind in self.backend.identity_kinds:
+                continue
             try:
                 self.backend.release(resource)
             except Exception as err:  # keep releasing the rest; all failures are reported

@@ -166,6 +166,10 @@ class Backend(Protocol):
     """What each OS supplies.  See the module docstring for the contract."""
 
     platform: str
+    #: Kinds of resource that reserve the container's identity on the host (the
+    #: Linux uid claim): released only once every other resource is gone, so that
+    #: an identity is never handed out while anything of its last container remains.
+    identity_kinds: frozenset[str]
 
     def plan(self, ctx: ContainerContext) -> list[Step]:
         """Ordered steps that create the container's OS resources."""

@@ -24,7 +24,6 @@ import errno
 import grp
 import hashlib
 import os
-import shutil
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 from ...errors import SpecError, UnsupportedOnPlatform, os_error
 from ...spec import Limits, ProcessSpec
 from ..base import ContainerContext, Resource, Stats, Step
-from . import acl, disk, launch, users
+from . import acl, disk, fstree, launch, users
 from .cgroup import CgroupLayout, CgroupSet, create_dir, remove_dir
 
 DIR_MODE = 0o700
@@ -43,6 +42,7 @@ class LinuxBackend:
     """The :class:`~ironframe_py.backends.base.Backend` for Linux (needs root)."""
 
     platform = "linux"
+    identity_kinds = frozenset({"uid"})
 
     def __init__(self, root: str, *, admin_group: int | str | None = None,
                  cgroup_parent: str | None = None) -> None:
@@ -75,8 +75,9 @@ class LinuxBackend:
         os.chmod(self.images, 0o700)
 
     def uid_claimed(self, uid: int) -> bool:
-        """True if another service on this host holds ``uid``."""
-        return users.is_claimed(uid)
+        """True if ``uid`` must not be handed out: another service on this host holds
+        it, or a process runs as it (in any of its uid slots)."""
+        return users.is_claimed(uid) or bool(users.pids_of_uid(uid))
 
     def user_name(self, ctx: ContainerContext) -> str:
         """Linux containers have no passwd entry: the uid is the name."""
@@ -128,7 +129,7 @@ class LinuxBackend:
         elif resource.kind == "cgroup":
             remove_dir(resource.key)
         elif resource.kind == "dir":
-            _remove_dir_tree(resource.key)
+            fstree.remove_tree(resource.key)
         elif resource.kind in disk.KINDS:
             disk.remove(resource)
         else:
@@ -228,19 +229,6 @@ def _make_dir(path: str) -> None:
         raise os_error("mkdir", errno=errno.EEXIST, target=path,
                        strerror="container directory exists already (left by another host?)") from None
     os.chown(path, 0, 0)
-
-
-def _remove_dir_tree(path: str) -> None:
-    if not os.path.lexists(path):
-        return
-    if os.path.ismount(path):
-        raise os_error("rmdir", errno=errno.EBUSY, target=path,
-                       strerror="still a mount point; the disk limit was not released")
-    st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode):
-        os.unlink(path)
-        return
-    shutil.rmtree(path)  # fd-based on Linux: never follows symlinks the container planted
 
 
 def _check_ancestors_searchable(root: str) -> None:

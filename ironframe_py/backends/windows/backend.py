@@ -75,6 +75,7 @@ class WindowsBackend:
     """
 
     platform = "windows"
+    identity_kinds: frozenset[str] = frozenset()  # SIDs are never reused
 
     def __init__(self, root: str, *, admin_group: int | str | None = None,
                  cgroup_parent: str | None = None, groups: Sequence[str] = (),
