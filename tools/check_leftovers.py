@@ -48,12 +48,22 @@ def loop_leftovers() -> list[str]:
     return found
 
 
+def _uids_of(pid: str) -> tuple[int, ...]:
+    """Real, effective, saved and fs uid of a live ``pid`` (empty if gone or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/status") as file:
+            fields = dict(line.split(":", 1) for line in file if ":" in line)
+    except (FileNotFoundError, ProcessLookupError):
+        return ()  # exited while we looked
+    if fields.get("State", "").split()[:1] in (["Z"], ["X"]):
+        return ()  # already dead: its parent has yet to reap it
+    return tuple(int(uid) for uid in fields.get("Uid", "").split())
+
+
 def process_leftovers() -> list[str]:
     """Live (non-zombie) processes running as a container uid of the default range."""
-    from ironframe_py.backends.linux.users import _host_pids, _uids_of
-
-    return [pid for pid in _host_pids()
-            if any(uid in DEFAULT_UID_RANGE for uid in _uids_of(pid))]
+    return [pid for pid in os.listdir("/proc")
+            if pid.isdigit() and any(uid in DEFAULT_UID_RANGE for uid in _uids_of(pid))]
 
 
 def claim_leftovers(claims: str = "/run/ironframe/uids") -> list[str]:

@@ -23,7 +23,7 @@ from ...errors import os_error
 from . import disk_api
 from ._native import lib
 
-__all__ = ["supported", "device_of", "get_project", "set_project", "set_limit", "get_usage",
+__all__ = ["supported", "device_of", "set_project", "set_limit", "get_usage",
            "clear", "blocks_for", "QUOTA_BLOCK"]
 
 QUOTA_BLOCK = 1024  # if_dqblk block limits count 1024-byte "QIF blocks" (dqb_curspace is in bytes)
@@ -71,16 +71,6 @@ def supported(path: str) -> bool:
             return False
         raise
     return True
-
-
-def get_project(path: str) -> tuple[int, int]:
-    """``(project id, FS_XFLAG_* flags)`` of ``path``."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        attr = disk_api.fs_ioc_fsgetxattr(fd, path)
-    finally:
-        os.close(fd)
-    return attr.projid, attr.xflags
 
 
 def set_project(path: str, projid: int) -> None:

@@ -350,10 +350,6 @@ class CgroupSet:
             process_limit = read_int(self.pids_dir, "pids.max")
         return CgroupStats(usage, peak, limit, cpu, processes, process_limit, oom)
 
-    def oom_kill_count(self) -> int:
-        """Kernel OOM kills in this container so far."""
-        return self.stats().oom_kills
-
     def signal_all(self, sig: int) -> None:
         """Send ``sig`` to every process (they may exit meanwhile: not an error)."""
         for pid in self.pids():
@@ -391,7 +387,3 @@ class CgroupSet:
             self.signal_all(signal.SIGKILL)
         finally:
             write(self.freezer, "freezer.state", "THAWED")
-
-    def populated(self) -> bool:
-        """True while any process is in the container."""
-        return bool(self.pids())
