@@ -14,6 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from ironframe_py.backends.linux import mountinfo  # noqa: E402
 from ironframe_py.service import DEFAULT_UID_RANGE  # noqa: E402
 
 MARK = "ironframe"
@@ -31,8 +32,7 @@ def cgroup_leftovers(top: str = "/sys/fs/cgroup") -> list[str]:
 
 def mount_leftovers() -> list[str]:
     """Mount points that mention ironframe."""
-    with open("/proc/self/mountinfo") as mountinfo:
-        return [line.split()[4] for line in mountinfo if MARK in line.split()[4]]
+    return [mount.mount_point for mount in mountinfo.read() if MARK in mount.mount_point]
 
 
 def loop_leftovers() -> list[str]:

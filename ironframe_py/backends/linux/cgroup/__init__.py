@@ -25,6 +25,8 @@ from collections.abc import Iterable, Sequence
 
 from ....errors import IronframeError, from_oserror, os_error
 from ....spec import Limits
+from ..mountinfo import MOUNTINFO
+from ..mountinfo import read as read_mounts
 from . import _files
 from ._files import read_int, read_keyed, write
 
@@ -52,7 +54,7 @@ class Hierarchy:
         return "unified" if self.version == 2 else ",".join(sorted(self.controllers))
 
 
-def discover(mountinfo: str = "/proc/self/mountinfo", proc_cgroup: str = "/proc/self/cgroup",
+def discover(mountinfo: str = MOUNTINFO, proc_cgroup: str = "/proc/self/cgroup",
              ) -> list[Hierarchy]:
     """Every cgroup hierarchy mounted here that has controllers (or is v2), with this
     process's place in it."""
@@ -62,27 +64,22 @@ def discover(mountinfo: str = "/proc/self/mountinfo", proc_cgroup: str = "/proc/
             hier_id, controllers, path = line.rstrip("\n").split(":", 2)
             memberships["unified" if hier_id == "0" else frozenset(controllers.split(","))] = path
     found: dict[frozenset[str] | str, Hierarchy] = {}
-    with open(mountinfo) as file:
-        for line in file:
-            fields = line.split()
-            sep = fields.index("-")
-            fstype, superopts = fields[sep + 1], fields[sep + 3]
-            mount_root, mount_point = fields[3], fields[4]
-            if fstype == "cgroup2":
-                key: frozenset[str] | str = "unified"
-                controllers = frozenset(_files.read_words(mount_point, "cgroup.controllers"))
-                version = 2
-            elif fstype == "cgroup":
-                controllers = frozenset(o for o in superopts.split(",") if o in _ALL_V1)
-                key, version = controllers, 1
-                if not controllers:
-                    continue  # a named hierarchy (name=systemd) carries no controller
-            else:
-                continue
-            if key in found or key not in memberships:
-                continue
-            current = _relative(memberships[key], mount_root)
-            found[key] = Hierarchy(version, controllers, mount_point, current)
+    for mount in read_mounts(mountinfo):
+        key: frozenset[str] | str
+        if mount.fstype == "cgroup2":
+            controllers = frozenset(_files.read_words(mount.mount_point, "cgroup.controllers"))
+            key, version = "unified", 2
+        elif mount.fstype == "cgroup":
+            controllers = frozenset(o for o in mount.super_options.split(",") if o in _ALL_V1)
+            key, version = controllers, 1
+            if not controllers:
+                continue  # a named hierarchy (name=systemd) carries no controller
+        else:
+            continue
+        if key in found or key not in memberships:
+            continue
+        current = _relative(memberships[key], mount.root)
+        found[key] = Hierarchy(version, controllers, mount.mount_point, current)
     return list(found.values())
 
 
