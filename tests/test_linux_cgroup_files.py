@@ -80,8 +80,8 @@ def test_discover_hybrid_with_comounted_cpu_cpuacct(tmp_path):
     layout = CgroupLayout("ironframe-x", hierarchies=list(found.values()))
     assert layout.mode == "v1" and layout.driver is v1
     dirs = layout.container_dirs("box")
-    assert str(tmp_path / "cg/memory/user.slice/app/ironframe-x/box") in dirs
-    assert str(tmp_path / "cg/unified/user.slice/app/ironframe-x/box") in dirs
+    assert str(tmp_path / "cg/memory/user.slice/app/ironframe-x/ctr-box") in dirs
+    assert str(tmp_path / "cg/unified/user.slice/app/ironframe-x/ctr-box") in dirs
     assert not any("devices" in d for d in dirs)
 
 
@@ -90,7 +90,7 @@ def test_discover_pure_v2(tmp_path):
     assert [(h.version, h.current) for h in found] == [(2, "/system.slice/worker.service")]
     layout = CgroupLayout("ironframe-x", parent="/ironframe.slice", hierarchies=found)
     assert layout.mode == "v2" and layout.driver is v2
-    assert layout.container_dirs("b") == [str(tmp_path / "cg/ironframe.slice/ironframe-x/b")]
+    assert layout.container_dirs("b") == [str(tmp_path / "cg/ironframe.slice/ironframe-x/ctr-b")]
 
 
 def test_discover_nested_mount_root(tmp_path):

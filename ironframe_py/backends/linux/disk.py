@@ -28,7 +28,9 @@ __all__ = ["KINDS", "METHODS", "choose_method", "resource_for", "create", "remov
 class DiskMethod(Protocol):
     """What each way of limiting disk offers, over its recorded resource."""
 
-    kind: str
+    @property
+    def kind(self) -> str:
+        """The method's name, which is also the recorded resource's kind."""
 
     def resource(self, ctx: ContainerContext, image_dir: str) -> Resource:
         """The resource to record (as an intent) before :meth:`create`."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ._discover import discover
 from ._files import read_oom_kills
-from ._layout import CgroupLayout, remove_dir
+from ._layout import CONTAINER_PREFIX, CgroupLayout, container_dir_name, remove_dir
 from ._model import (
     CPU_PERIOD_US,
     CgroupStats,
@@ -29,6 +29,6 @@ from ._model import (
 )
 from ._set import CgroupSet
 
-__all__ = ["Hierarchy", "discover", "CgroupLayout", "CgroupSet", "CgroupStats", "Dirs", "Driver",
-           "WatchFiles", "remove_dir", "read_oom_kills", "shares_from_weight",
-           "quota_from_cpu_max", "CPU_PERIOD_US"]
+__all__ = ["CONTAINER_PREFIX", "container_dir_name", "Hierarchy", "discover", "CgroupLayout",
+           "CgroupSet", "CgroupStats", "Dirs", "Driver", "WatchFiles", "remove_dir", "read_oom_kills",
+           "shares_from_weight", "quota_from_cpu_max", "CPU_PERIOD_US"]

@@ -14,9 +14,26 @@ from ._discover import cgroup_kill_available, discover, host_version
 from ._model import Dirs, Driver, Hierarchy
 from ._set import CgroupSet
 
+#: The start of every container's cgroup directory name: ``ctr-<handle>``.
+#:
+#: A cgroup directory shares its parent with the kernel's interface files,
+#: so a directory named after a bare handle could be ``tasks`` or
+#: ``memory.max``.  Kernel interface file names are ``<controller>.<file>``,
+#: where ``<controller>`` is ``cgroup`` or a controller (letters and ``_``),
+#: or one of the dotless v1 names ``tasks``, ``notify_on_release`` and
+#: ``release_agent``: none has a ``-`` before its first ``.``, and every
+#: name made here does.
+CONTAINER_PREFIX = "ctr-"
+
+
+def container_dir_name(handle: str) -> str:
+    """The cgroup directory name of the container ``handle``: never a kernel file's name."""
+    return CONTAINER_PREFIX + handle
+
 
 class CgroupLayout:
-    """Where one service keeps its cgroups: ``<parent>/<service_name>/<handle>`` per hierarchy.
+    """Where one service keeps its cgroups: ``<parent>/<service_name>/ctr-<handle>`` per
+    hierarchy (see :data:`CONTAINER_PREFIX`).
 
     ``parent`` (a path relative to each hierarchy's root) defaults to the cgroup
     the calling process is in.  The version is chosen here, once: ``driver``
@@ -43,8 +60,13 @@ class CgroupLayout:
         return f"<CgroupLayout {self.mode} {self.service_name} in {[h.name for h in self.used]}>"
 
     def container_dirs(self, handle: str) -> list[str]:
-        """The container's directory in each hierarchy used."""
-        return [os.path.join(parent, handle) for parent in self.parents]
+        """The container's directory in each hierarchy used.
+
+        Only :meth:`create_dir` goes by this name: everything after it goes by
+        the recorded paths, so containers of releases that named the
+        directory by the bare handle are opened and removed all the same.
+        """
+        return [os.path.join(parent, container_dir_name(handle)) for parent in self.parents]
 
     def ensure_parents(self) -> None:
         """Create the service's parent directories (on v2, enabling controllers for children)."""
