@@ -21,6 +21,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from _support import need_root
 from linux_fixtures import is_alive, make_root, service  # noqa: F401  (fixture)
 from test_linux_cgroup_files import V2_FILES
@@ -151,3 +152,30 @@ def test_a_container_named_the_old_way_is_still_recovered(request):
         assert new_release.recover() == ["oldbox"]
     assert not is_alive(pid)
     assert [path for path in old if os.path.exists(path)] == []
+
+
+def test_a_record_stuck_in_destroying_by_the_old_naming_is_destroyed(service, monkeypatch):  # noqa: F811
+    """Before the prefix, handle "tasks" made mkdir fail on the kernel's ``tasks`` file and
+    the rollback's rmdir fail with ENOTDIR, leaving the record in ``destroying``."""
+    from ironframe_py import AlreadyExists
+    from ironframe_py.backends.linux import backend as linux_backend
+    from ironframe_py.backends.linux.cgroup import CgroupLayout
+
+    def old_rmdir(path: str) -> None:  # the old release: ENOTDIR was an error
+        if not os.path.isdir(path):
+            raise OSError(20, "Not a directory", path)
+        os.rmdir(path)
+
+    with monkeypatch.context() as old:
+        old.setattr(CgroupLayout, "container_dirs",
+                    lambda self, handle: [os.path.join(p, handle) for p in self.parents])
+        old.setattr(linux_backend, "remove_dir", old_rmdir)
+        with pytest.raises(AlreadyExists):
+            service.create(ContainerSpec(handle="tasks"))
+    assert service.list() == ["tasks"]  # stuck, as the old release left it
+    kernel_files = [os.path.join(p, "tasks") for p in service.backend.layout.parents
+                    if os.path.isfile(os.path.join(p, "tasks"))]
+    assert kernel_files  # v1 hierarchies have a tasks file in every cgroup
+    service.destroy("tasks")
+    assert service.list() == []
+    assert all(os.path.isfile(path) for path in kernel_files)  # the kernel's files untouched

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable
 
@@ -91,11 +92,16 @@ def read_words(directory: str, name: str) -> list[str]:
 
 
 def read_pids(directory: str) -> list[int]:
-    """The pids in ``cgroup.procs``; none if the directory is gone."""
+    """The pids in ``cgroup.procs``; none if the directory is gone, or is no directory
+    (a record of a release that named a cgroup after a kernel file, see
+    :func:`~.remove_dir`)."""
     try:
-        return [int(line) for line in read_text(directory, "cgroup.procs").split()]
-    except FileNotFoundError:
-        return []
+        text = read_text(directory, "cgroup.procs")
+    except OSError as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return []
+        raise
+    return [int(line) for line in text.split()]
 
 
 def all_pids(directories: Iterable[str]) -> list[int]:

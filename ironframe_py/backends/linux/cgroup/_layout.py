@@ -131,13 +131,18 @@ class CgroupLayout:
 
 
 def remove_dir(path: str, patience: float = 2.0) -> None:
-    """rmdir one cgroup; gone already is success, EBUSY is retried with backoff for ``patience`` s."""
+    """rmdir one cgroup; gone already is success, EBUSY is retried with backoff for ``patience`` s.
+
+    A path that is no directory (``ENOTDIR``) is success too, and is left
+    alone: it is a kernel file that a release before :data:`CONTAINER_PREFIX`
+    tried to make a cgroup at (handle ``tasks``), so nothing of ours is there.
+    """
     delay, deadline = 0.001, time.monotonic() + patience
     while True:
         try:
             os.rmdir(path)
             return
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return
         except OSError as err:
             if err.errno != errno.EBUSY or time.monotonic() > deadline:
