@@ -79,7 +79,8 @@ def cpu_time(path: str) -> float:
 def stats(dirs: Dirs) -> CgroupStats:
     """Memory, CPU and process figures of one container."""
     path = dirs.unified
-    assert path is not None, "a v2 container has its directory in the unified hierarchy"
+    if path is None:  # no directory recorded (creation stopped before it): nothing to read
+        return CgroupStats(None, None, None, None, None, None, 0)
     usage = peak = limit = None
     oom = 0
     if dirs.of("memory") is not None:
