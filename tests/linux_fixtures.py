@@ -24,11 +24,13 @@ def make_root() -> str:
 
 
 def cgroup_dirs_named(handle: str) -> list[str]:
-    """Every cgroup directory called ``handle`` anywhere under /sys/fs/cgroup."""
+    """Every cgroup directory of container ``handle`` anywhere under /sys/fs/cgroup:
+    ``ctr-<handle>``, or ``<handle>`` as releases before the prefix named them."""
     found = []
     for dirpath, dirnames, _ in os.walk("/sys/fs/cgroup"):
-        if handle in dirnames and "ironframe" in dirpath:
-            found.append(os.path.join(dirpath, handle))
+        if "ironframe" in dirpath:
+            found += [os.path.join(dirpath, name) for name in (handle, f"ctr-{handle}")
+                      if name in dirnames]
     return found
 
 

@@ -23,11 +23,13 @@ from ironframe_py.backends.linux.cgroup import (
     CgroupLayout,
     CgroupSet,
     Hierarchy,
-    apply_limits,
     discover,
     quota_from_cpu_max,
+    read_oom_kills,
     remove_dir,
     shares_from_weight,
+    v1,
+    v2,
 )
 from ironframe_py.backends.linux.cgroup._files import parse_int, read_keyed
 
@@ -76,10 +78,10 @@ def test_discover_hybrid_with_comounted_cpu_cpuacct(tmp_path):
     assert found["cpu,cpuacct"].controllers == {"cpu", "cpuacct"}
     assert found["unified"].version == 2 and found["unified"].controllers == frozenset()
     layout = CgroupLayout("ironframe-x", hierarchies=list(found.values()))
-    assert layout.mode == "v1"
+    assert layout.mode == "v1" and layout.driver is v1
     dirs = layout.container_dirs("box")
-    assert str(tmp_path / "cg/memory/user.slice/app/ironframe-x/box") in dirs
-    assert str(tmp_path / "cg/unified/user.slice/app/ironframe-x/box") in dirs
+    assert str(tmp_path / "cg/memory/user.slice/app/ironframe-x/ctr-box") in dirs
+    assert str(tmp_path / "cg/unified/user.slice/app/ironframe-x/ctr-box") in dirs
     assert not any("devices" in d for d in dirs)
 
 
@@ -87,8 +89,8 @@ def test_discover_pure_v2(tmp_path):
     found = _discover(tmp_path, V2_MOUNTINFO, V2_CGROUP, "cpuset cpu io memory pids")
     assert [(h.version, h.current) for h in found] == [(2, "/system.slice/worker.service")]
     layout = CgroupLayout("ironframe-x", parent="/ironframe.slice", hierarchies=found)
-    assert layout.mode == "v2"
-    assert layout.container_dirs("b") == [str(tmp_path / "cg/ironframe.slice/ironframe-x/b")]
+    assert layout.mode == "v2" and layout.driver is v2
+    assert layout.container_dirs("b") == [str(tmp_path / "cg/ironframe.slice/ironframe-x/ctr-b")]
 
 
 def test_discover_nested_mount_root(tmp_path):
@@ -117,9 +119,29 @@ def _read(path, name):
         return file.read()
 
 
+ALL_V2 = frozenset({"cpu", "memory", "pids", "io"})
+
+
+def _v2_box(tmp_path, files: dict[str, str], release: str = "6.1.0") -> CgroupSet:
+    """A container directory ``box`` on a fake v2 mount, opened as the backend opens it."""
+    box = _fake_dir(tmp_path / "cg" / "box", files)
+    layout = CgroupLayout("svc", hierarchies=[Hierarchy(2, ALL_V2, str(tmp_path / "cg"), "/")],
+                          kernel_release=release)
+    return layout.open([box])
+
+
+def _v1_box(tmp_path, controller: str, files: dict[str, str]) -> CgroupSet:
+    """A container directory in a fake v1 ``controller`` hierarchy."""
+    mount = tmp_path / controller
+    box = _fake_dir(mount / "box", files)
+    layout = CgroupLayout("svc", hierarchies=[Hierarchy(1, frozenset({controller}), str(mount), "/")])
+    return layout.open([box])
+
+
 def test_v2_limits_are_written_in_the_v2_format(tmp_path):
     box = _fake_dir(tmp_path / "box", V2_FILES)
-    apply_limits(box, Limits(memory=64 << 20, cpu_weight=250, cpu_max=1.5, processes=42))
+    v2.apply_limits(box, frozenset({"cpu", "memory", "pids"}),
+                    Limits(memory=64 << 20, cpu_weight=250, cpu_max=1.5, processes=42))
     assert _read(box, "memory.max") == str(64 << 20)
     assert _read(box, "memory.swap.max") == "0"
     assert _read(box, "cpu.weight") == "250"
@@ -129,13 +151,12 @@ def test_v2_limits_are_written_in_the_v2_format(tmp_path):
 
 def test_v2_unset_fields_are_left_alone(tmp_path):
     box = _fake_dir(tmp_path / "box", V2_FILES)
-    apply_limits(box, Limits(processes=7))
+    v2.apply_limits(box, frozenset({"cpu", "memory", "pids"}), Limits(processes=7))
     assert (_read(box, "memory.max"), _read(box, "cpu.max")) == ("max\n", "max 100000\n")
 
 
 def test_v2_stats(tmp_path):
-    box = _fake_dir(tmp_path / "box", {**V2_FILES, "memory.max": "1048576\n"})
-    stats = CgroupSet([box]).stats()
+    stats = _v2_box(tmp_path, {**V2_FILES, "memory.max": "1048576\n"}).stats()
     assert (stats.memory_usage, stats.memory_peak, stats.memory_limit) == (4096, 8192, 1 << 20)
     assert (stats.cpu_time, stats.processes, stats.process_limit, stats.oom_kills) == (2.5, 3, None, 2)
 
@@ -143,14 +164,15 @@ def test_v2_stats(tmp_path):
 def test_v2_parent_enables_controllers(tmp_path):
     mount = tmp_path / "cg"
     _fake_dir(mount, {"cgroup.controllers": "cpu memory pids io"})
-    layout = CgroupLayout("svc", hierarchies=[Hierarchy(2, frozenset({"cpu", "memory", "pids", "io"}),
-                                                        str(mount), "/")])
+    _fake_dir(mount / "svc", {"cgroup.subtree_control": ""})  # the kernel makes it with the dir
+    layout = CgroupLayout("svc", hierarchies=[Hierarchy(2, ALL_V2, str(mount), "/")])
     layout.ensure_parents()
     assert _read(mount / "svc", "cgroup.subtree_control") == "+cpu +memory +pids"
 
 
 def test_v2_kill_writes_cgroup_kill_and_waits_until_empty(tmp_path):
-    box = _fake_dir(tmp_path / "box", {**V2_FILES, "cgroup.procs": "101\n102\n"})
+    cgroups = _v2_box(tmp_path, {**V2_FILES, "cgroup.procs": "101\n102\n"})
+    box = cgroups.dirs[0]
     writes = []
 
     def kernel():  # empties cgroup.procs a little after "1" lands in cgroup.kill
@@ -165,15 +187,15 @@ def test_v2_kill_writes_cgroup_kill_and_waits_until_empty(tmp_path):
 
     thread = threading.Thread(target=kernel)
     thread.start()
-    CgroupSet([box]).kill_all(timeout=5)
+    cgroups.kill_all(timeout=5)
     thread.join()
-    assert writes == ["kill"] and CgroupSet([box]).pids() == []
+    assert writes == ["kill"] and cgroups.pids() == []
 
 
 def test_kill_that_never_empties_raises(tmp_path):
-    box = _fake_dir(tmp_path / "box", {**V2_FILES, "cgroup.procs": "101\n"})
+    cgroups = _v2_box(tmp_path, {**V2_FILES, "cgroup.procs": "101\n"})
     with pytest.raises(Exception, match="survive"):
-        CgroupSet([box]).kill_all(timeout=0.05)
+        cgroups.kill_all(timeout=0.05)
 
 
 V1_MEMORY = {"memory.limit_in_bytes": "9223372036854771712\n",
@@ -183,26 +205,26 @@ V1_MEMORY = {"memory.limit_in_bytes": "9223372036854771712\n",
 
 
 def test_v1_memory_orders_memsw_writes_both_ways(tmp_path):
-    box = _fake_dir(tmp_path / "memory", V1_MEMORY)
-    apply_limits(box, Limits(memory=64 << 20))
+    cgroups = _v1_box(tmp_path, "memory", V1_MEMORY)
+    box = cgroups.dirs[0]
+    cgroups.set_limits(Limits(memory=64 << 20))
     assert (_read(box, "memory.limit_in_bytes"), _read(box, "memory.memsw.limit_in_bytes")) == \
         (str(64 << 20), str(64 << 20))
-    apply_limits(box, Limits(memory=128 << 20))
+    cgroups.set_limits(Limits(memory=128 << 20))
     assert _read(box, "memory.memsw.limit_in_bytes") == str(128 << 20)
-    stats = CgroupSet([box]).stats()
+    stats = cgroups.stats()
     assert (stats.memory_usage, stats.memory_peak, stats.memory_limit, stats.oom_kills) == \
         (100, 200, 128 << 20, 1)
 
 
 def test_v1_unlimited_reads_as_none(tmp_path):
-    box = _fake_dir(tmp_path / "memory", V1_MEMORY)
-    assert CgroupSet([box]).stats().memory_limit is None
+    assert _v1_box(tmp_path, "memory", V1_MEMORY).stats().memory_limit is None
 
 
 def test_v1_cpu_files(tmp_path):
     box = _fake_dir(tmp_path / "cpu", {"cpu.shares": "1024", "cpu.cfs_quota_us": "-1",
                                        "cpu.cfs_period_us": "100000", "cgroup.procs": ""})
-    apply_limits(box, Limits(cpu_weight=50, cpu_max=0.25))
+    v1.apply_limits(box, frozenset({"cpu"}), Limits(cpu_weight=50, cpu_max=0.25))
     assert (_read(box, "cpu.shares"), _read(box, "cpu.cfs_quota_us")) == ("512", "25000")
 
 
@@ -247,12 +269,35 @@ HYBRID_SEPARATE = HYBRID_MOUNTINFO.replace(
     ("6.18.44-fc", {"cpu", "memory", "pids", "unified"}),
     ("5.10.0-21-amd64", {"cpu", "cpuacct", "freezer", "memory", "pids", "unified"}),
 ])
-def test_hybrid_hosts_with_cgroup_kill_need_no_freezer_or_cpuacct(tmp_path, monkeypatch, release,
-                                                                   expected):
-    from ironframe_py.backends.linux import cgroup
-
-    monkeypatch.setattr(cgroup.os, "uname", lambda: os.uname_result(("Linux", "h", release, "", "")))
+def test_hybrid_hosts_with_cgroup_kill_need_no_freezer_or_cpuacct(tmp_path, release, expected):
     cgroup_text = HYBRID_CGROUP.replace("4:cpu,cpuacct:/user.slice", "4:cpu:/\n8:cpuacct:/")
     found = _discover(tmp_path, HYBRID_SEPARATE, cgroup_text)
-    layout = CgroupLayout("svc", hierarchies=found)
+    layout = CgroupLayout("svc", hierarchies=found, kernel_release=release)
     assert {h.name for h in layout.used} == expected
+
+
+@pytest.mark.parametrize("name, text, count", [
+    ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 7\n", 7),
+    ("memory.events", "low 0\nhigh 0\nmax 9\noom 3\noom_kill 2\noom_group_kill 0\n", 2),
+    ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n", 0),  # kernels before 4.13
+])
+def test_the_one_oom_kill_parser_reads_both_versions(tmp_path, name, text, count):
+    box = _fake_dir(tmp_path / "box", {name: text})
+    assert read_oom_kills(os.path.join(box, name)) == count
+
+
+def test_a_file_this_kernel_lacks_is_never_created(tmp_path):
+    box = _fake_dir(tmp_path / "box", {"memory.max": "max\n"})  # no memory.swap.max: no swap
+    v2.apply_limits(box, frozenset({"memory"}), Limits(memory=1 << 20))
+    assert sorted(os.listdir(box)) == ["memory.max"] and _read(box, "memory.max") == str(1 << 20)
+
+
+@pytest.mark.parametrize("release, kill", [("6.1.0", True), ("5.10.0-21-amd64", False)])
+def test_v2_watch_files_are_the_v2_ones(tmp_path, release, kill):
+    files = _v2_box(tmp_path, V2_FILES, release).watch_files()
+    box = str(tmp_path / "cg" / "box")
+    assert (files.memory_usage, files.oom_events, files.procs, files.pids_current) == (
+        f"{box}/memory.current", f"{box}/memory.events", f"{box}/cgroup.procs",
+        f"{box}/pids.current")
+    assert (files.event_control, files.freezer_state) == (None, None)
+    assert files.kill == (f"{box}/cgroup.kill" if kill else None)

@@ -14,6 +14,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from ironframe_py.backends.linux import mountinfo  # noqa: E402
 from ironframe_py.service import DEFAULT_UID_RANGE  # noqa: E402
 
 MARK = "ironframe"
@@ -31,8 +32,7 @@ def cgroup_leftovers(top: str = "/sys/fs/cgroup") -> list[str]:
 
 def mount_leftovers() -> list[str]:
     """Mount points that mention ironframe."""
-    with open("/proc/self/mountinfo") as mountinfo:
-        return [line.split()[4] for line in mountinfo if MARK in line.split()[4]]
+    return [mount.mount_point for mount in mountinfo.read() if MARK in mount.mount_point]
 
 
 def loop_leftovers() -> list[str]:
@@ -48,12 +48,22 @@ def loop_leftovers() -> list[str]:
     return found
 
 
+def _uids_of(pid: str) -> tuple[int, ...]:
+    """Real, effective, saved and fs uid of a live ``pid`` (empty if gone or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/status") as file:
+            fields = dict(line.split(":", 1) for line in file if ":" in line)
+    except (FileNotFoundError, ProcessLookupError):
+        return ()  # exited while we looked
+    if fields.get("State", "").split()[:1] in (["Z"], ["X"]):
+        return ()  # already dead: its parent has yet to reap it
+    return tuple(int(uid) for uid in fields.get("Uid", "").split())
+
+
 def process_leftovers() -> list[str]:
     """Live (non-zombie) processes running as a container uid of the default range."""
-    from ironframe_py.backends.linux.users import _host_pids, _uids_of
-
-    return [pid for pid in _host_pids()
-            if any(uid in DEFAULT_UID_RANGE for uid in _uids_of(pid))]
+    return [pid for pid in os.listdir("/proc")
+            if pid.isdigit() and any(uid in DEFAULT_UID_RANGE for uid in _uids_of(pid))]
 
 
 def claim_leftovers(claims: str = "/run/ironframe/uids") -> list[str]:

@@ -235,11 +235,3 @@ def acl_set_file(path: str, entries: Sequence[RawAclEntry], default: bool = Fals
                "acl_set_file", path)
     finally:
         lib.acl_free(holder[0])
-
-
-def acl_delete_def_file(path: str) -> None:
-    """Remove the default ACL of directory ``path`` (no error if it has none).
-
-    https://man7.org/linux/man-pages/man3/acl_delete_def_file.3.html
-    """
-    _check(lib.acl_delete_def_file(_c_string(path, "the path")), "acl_delete_def_file", path)

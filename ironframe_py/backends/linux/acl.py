@@ -10,37 +10,20 @@ recomputed on every change (as ``setfacl`` does), so the entry is effective.
 Every change is a read-modify-write of the whole ACL: read the entries,
 change the one for ``gid``, write the result back with ``acl_set_file``
 after ``acl_valid``.  The libacl objects themselves never leave
-:mod:`._api`.  When no named entry is left, :func:`remove_group` returns
-the file to a minimal ACL (no mask; the mode's group bits are the owning
-group's again) and drops a default ACL altogether.
+:mod:`._api`.  The entry is never removed again: the directory goes with
+the container.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
-from ...errors import NotFound, SpecError
+from ...errors import SpecError
 from . import _api
 from ._native import lib
 
-_TAGS = {lib.ACL_USER_OBJ: "user_obj", lib.ACL_USER: "user", lib.ACL_GROUP_OBJ: "group_obj",
-         lib.ACL_GROUP: "group", lib.ACL_MASK: "mask", lib.ACL_OTHER: "other"}
 _PERMS = (("r", lib.ACL_READ), ("w", lib.ACL_WRITE), ("x", lib.ACL_EXECUTE))
 _BASE_TAGS = (lib.ACL_USER_OBJ, lib.ACL_GROUP_OBJ, lib.ACL_OTHER)
-_NAMED_TAGS = (lib.ACL_USER, lib.ACL_GROUP)
-
-
-@dataclasses.dataclass(frozen=True)
-class AclEntry:
-    """One ACL entry: ``tag`` (``"user_obj"``, ``"user"``, ``"group_obj"``, ``"group"``,
-    ``"mask"``, ``"other"``), the uid/gid ``qualifier`` of named entries (else ``None``)
-    and ``perms`` as ``"rwx"`` / ``"r-x"`` / ...
-    """
-
-    tag: str
-    qualifier: int | None
-    perms: str
 
 
 def _perm_bits(perms: str) -> int:
@@ -49,27 +32,8 @@ def _perm_bits(perms: str) -> int:
     return sum(bit for letter, bit in _PERMS if letter in perms)
 
 
-def _perm_text(bits: int) -> str:
-    return "".join(letter if bits & bit else "-" for letter, bit in _PERMS)
-
-
-def read_acl(path: str, default: bool = False) -> list[AclEntry]:
-    """The access ACL of ``path`` (or its default ACL: ``[]`` when it has none), in libacl order."""
-    return [AclEntry(_TAGS[raw.tag], raw.qualifier, _perm_text(raw.perms))
-            for raw in _api.acl_get_file(path, default)]
-
-
 def _is_group(raw: _api.RawAclEntry, gid: int) -> bool:
     return raw.tag == lib.ACL_GROUP and raw.qualifier == gid
-
-
-def _write(path: str, entries: list[_api.RawAclEntry], default: bool) -> None:
-    """Write ``entries`` (mask left out): with a recomputed mask if any named entry remains."""
-    named = any(raw.tag in _NAMED_TAGS for raw in entries)
-    if default and not named:
-        _api.acl_delete_def_file(path)  # nothing left to inherit beyond the mode
-        return
-    _api.acl_set_file(path, entries, default=default, calc_mask=named)
 
 
 def _with_group(entries: list[_api.RawAclEntry], gid: int, bits: int) -> list[_api.RawAclEntry]:
@@ -90,21 +54,6 @@ def grant_group(path: str, gid: int, perms: str = "rwx", default: bool = True) -
     if default and os.path.isdir(path):
         inherited = _api.acl_get_file(path, default=True) or [
             raw for raw in access if raw.tag in _BASE_TAGS]
-        _write(path, _with_group(inherited, gid, bits), default=True)
-    _write(path, _with_group(access, gid, bits), default=False)
+        _api.acl_set_file(path, _with_group(inherited, gid, bits), default=True, calc_mask=True)
+    _api.acl_set_file(path, _with_group(access, gid, bits), default=False, calc_mask=True)
 
-
-def remove_group(path: str, gid: int) -> None:
-    """Remove group ``gid``'s entries from the access and default ACLs of ``path``.
-
-    Idempotent: no error when there is no such entry, nor when ``path`` is gone.
-    """
-    try:
-        kinds = (False, True) if os.path.isdir(path) else (False,)
-        for default in kinds:
-            entries = _api.acl_get_file(path, default)
-            if any(_is_group(raw, gid) for raw in entries):
-                kept = [raw for raw in entries if raw.tag != lib.ACL_MASK and not _is_group(raw, gid)]
-                _write(path, kept, default)
-    except NotFound:
-        return

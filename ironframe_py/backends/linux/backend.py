@@ -32,7 +32,7 @@ from ...errors import SpecError, UnsupportedOnPlatform, os_error
 from ...spec import Limits, ProcessSpec
 from ..base import ContainerContext, Resource, Stats, Step
 from . import acl, disk, fstree, launch, users
-from .cgroup import CgroupLayout, CgroupSet, create_dir, remove_dir
+from .cgroup import CgroupLayout, CgroupSet, remove_dir
 
 DIR_MODE = 0o700
 ROOT_MODE = 0o711
@@ -102,7 +102,7 @@ class LinuxBackend:
         owner = f"{self.root}\n{ctx.handle}\n"
         steps = [Step("uid claim", _bind(users.claim, ctx.uid, owner),
                       Resource("uid", str(ctx.uid), {"owner": owner}))]
-        steps += [Step(f"cgroup {path}", _bind(create_dir, path, ctx.limits),
+        steps += [Step(f"cgroup {path}", _bind(self.layout.create_dir, path, ctx.limits),
                        Resource("cgroup", path))
                   for path in self.layout.container_dirs(ctx.handle)]
         steps.append(Step("directory", _bind(_make_dir, ctx.path), Resource("dir", ctx.path)))
@@ -137,7 +137,7 @@ class LinuxBackend:
 
     def open(self, ctx: ContainerContext, resources: Sequence[Resource]) -> LinuxContainerView:
         """Runtime view of a created container."""
-        cgroups = CgroupSet([r.key for r in resources if r.kind == "cgroup"])
+        cgroups = self.layout.open([r.key for r in resources if r.kind == "cgroup"])
         disk_resource = next((r for r in resources if r.kind in disk.KINDS), None)
         return LinuxContainerView(ctx, cgroups, disk_resource)
 

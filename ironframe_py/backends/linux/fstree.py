@@ -23,30 +23,19 @@ import os
 import stat
 
 from ...errors import os_error
-from . import disk_api
+from . import disk_api, mountinfo
 from ._native import lib
 
 __all__ = ["remove_tree", "mounts_below"]
 
-MOUNTINFO = "/proc/self/mountinfo"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def mounts_below(path: str, mountinfo: str = MOUNTINFO) -> list[str]:
+def mounts_below(path: str) -> list[str]:
     """Mount points strictly below ``path``, deepest first."""
     prefix = path.rstrip("/") + "/"
-    found = []
-    with open(mountinfo) as file:
-        for line in file:
-            point = _unescape(line.split()[4])
-            if point.startswith(prefix):
-                found.append(point)
+    found = [m.mount_point for m in mountinfo.read() if m.mount_point.startswith(prefix)]
     return sorted(found, key=lambda p: p.count("/"), reverse=True)
-
-
-def _unescape(field: str) -> str:
-    # mountinfo writes space, tab, newline and backslash as octal escapes
-    return field.encode().decode("unicode_escape").encode("latin-1").decode(errors="surrogateescape")
 
 
 def remove_tree(path: str) -> None:

@@ -25,12 +25,11 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import subprocess
 import time
 
 from ...errors import IronframeError, UnsupportedOnPlatform, os_error
-from . import disk_api, loopdev
+from . import disk_api, loopdev, mountinfo
 from ._native import lib
 
 __all__ = ["create", "remove", "usage", "mounted_device", "FSTYPE"]
@@ -175,25 +174,11 @@ def _unmount(mountpoint: str) -> list[str]:
     return [note]
 
 
-# --- mountinfo ----------------------------------------------------------------------------------
-
-_ESCAPE = re.compile(r"\\([0-7]{3})")
-
-
-def _unescape(field: str) -> str:
-    return _ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field)
-
-
 def mounted_device(mountpoint: str) -> str | None:
-    """``"major:minor"`` of the topmost mount on ``mountpoint`` (/proc/self/mountinfo), or ``None``."""
+    """``"major:minor"`` of the topmost mount on ``mountpoint``, or ``None``."""
     wanted = os.path.realpath(mountpoint)
-    device = None
-    with open("/proc/self/mountinfo") as mountinfo:
-        for line in mountinfo:
-            fields = line.split(" ", 5)
-            if _unescape(fields[4]) == wanted:
-                device = fields[2]  # later lines are mounted on top of earlier ones
-    return device
+    on_it = [mount.device for mount in mountinfo.read() if mount.mount_point == wanted]
+    return on_it[-1] if on_it else None  # later lines are mounted on top of earlier ones
 
 
 def _devno(device: str) -> str | None:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 
 from ...errors import os_error
-from . import disk_api
+from . import disk_api, mountinfo
 from ._native import lib
 
-__all__ = ["supported", "device_of", "get_project", "set_project", "set_limit", "get_usage",
+__all__ = ["supported", "device_of", "set_project", "set_limit", "get_usage",
            "clear", "blocks_for", "QUOTA_BLOCK"]
 
 QUOTA_BLOCK = 1024  # if_dqblk block limits count 1024-byte "QIF blocks" (dqb_curspace is in bytes)
@@ -35,7 +34,6 @@ _UNSUPPORTED = frozenset({errno.ENOSYS, errno.ESRCH, errno.EINVAL, errno.ENOTSUP
                           errno.ENOTBLK, errno.ENODEV, errno.ENOENT})
 # clear(): the limit is gone already, or can no longer exist.
 _GONE = frozenset({errno.ENOENT, errno.ESRCH, errno.ENOSYS})
-_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 
 def blocks_for(size: int) -> int:
@@ -44,18 +42,13 @@ def blocks_for(size: int) -> int:
 
 
 def device_of(path: str) -> str:
-    """The mount source (block device) of the filesystem holding ``path``, from /proc/self/mountinfo."""
+    """The mount source (block device) of the filesystem holding ``path``, from mountinfo."""
     st_dev = os.stat(path).st_dev
     wanted = f"{os.major(st_dev)}:{os.minor(st_dev)}"
-    source = None
-    with open("/proc/self/mountinfo") as mountinfo:
-        for line in mountinfo:
-            fields = line.split()
-            if fields[2] == wanted:
-                source = fields[fields.index("-") + 2]
-    if source is None:
+    sources = [mount.source for mount in mountinfo.read() if mount.device == wanted]
+    if not sources:
         raise os_error("stat", errno=errno.ENODEV, target=path, strerror="no mount of this device")
-    return _ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), source)
+    return sources[-1]
 
 
 def supported(path: str) -> bool:
@@ -71,16 +64,6 @@ def supported(path: str) -> bool:
             return False
         raise
     return True
-
-
-def get_project(path: str) -> tuple[int, int]:
-    """``(project id, FS_XFLAG_* flags)`` of ``path``."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        attr = disk_api.fs_ioc_fsgetxattr(fd, path)
-    finally:
-        os.close(fd)
-    return attr.projid, attr.xflags
 
 
 def set_project(path: str, projid: int) -> None:

@@ -21,37 +21,6 @@ PROC = "/proc"
 CLAIMS = "/run/ironframe/uids"
 
 
-def _uids_of(pid: str, proc: str = PROC) -> tuple[int, ...]:
-    """Real, effective, saved and fs uid of a live ``pid`` (empty if gone or a zombie).
-
-    Zombies are skipped: they are already dead, cannot be killed, and vanish
-    when their parent reaps them.  Read with raw ``os`` calls: this runs for
-    every process on the host, twice per container lifecycle.
-    """
-    try:
-        fd = os.open(f"{proc}/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
-    except (FileNotFoundError, ProcessLookupError):
-        return ()  # exited while we looked
-    try:
-        text = os.read(fd, 4096)
-    except ProcessLookupError:
-        return ()
-    finally:
-        os.close(fd)
-    state = text.find(b"\nState:\t")
-    if state >= 0 and text[state + 8:state + 9] in (b"Z", b"X"):
-        return ()
-    start = text.find(b"\nUid:\t")
-    if start < 0:
-        return ()
-    end = text.find(b"\n", start + 6)
-    return tuple(int(field) for field in text[start + 6:end].split())
-
-
-def _host_pids(proc: str = PROC) -> list[str]:
-    return [entry for entry in os.listdir(proc) if entry.isdigit()]
-
-
 def pids_of_uid(uid: int) -> list[int]:
     """Every live process on the host that runs with ``uid`` as any of its uids.
 
