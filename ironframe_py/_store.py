@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from .backends.base import Resource
-from .errors import ContainerExists, ContainerNotFound, IronframeError
+from .errors import ContainerExists, ContainerNotFound, ResourceExhausted, StoreError
 
 SCHEMA_VERSION = 2
 
@@ -114,7 +114,7 @@ class Store:
         if row is None:
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         elif int(row[0]) != SCHEMA_VERSION:
-            raise IronframeError(f"state store {path} has schema {row[0]}, this version "
+            raise StoreError(f"state store {path} has schema {row[0]}, this version "
                                  f"understands {SCHEMA_VERSION}")
 
     def close(self) -> None:
@@ -156,7 +156,7 @@ class Store:
                 if uid not in used and not claimed(uid):
                     break
             else:
-                raise IronframeError(f"no free uid left in {uid_range.start}..{uid_range.stop - 1}")
+                raise ResourceExhausted(f"no free uid left in {uid_range.start}..{uid_range.stop - 1}")
             record = ContainerRecord(handle, uid, "creating", path_for(handle), spec,
                                      owner[0], owner[1], owner[2], time.time())
             db.execute("INSERT INTO containers VALUES (?,?,?,?,?,?,?,?,?)",
@@ -202,7 +202,7 @@ class Store:
                            (handle, resource.kind, resource.key))
             left = db.execute("SELECT COUNT(*) FROM resources WHERE handle=?", (handle,)).fetchone()[0]
             if left:
-                raise IronframeError(f"{handle}: {left} resources still recorded; not forgetting")
+                raise StoreError(f"{handle}: {left} resources still recorded; not forgetting")
             for table in ("properties", "events", "containers"):
                 db.execute(f"DELETE FROM {table} WHERE handle=?", (handle,))
 

@@ -29,12 +29,17 @@ __all__ = [
     "ExecutableNotFound",
     "InvalidState",
     "CleanupError",
+    "ProcessesSurvived",
+    "StoreError",
+    "ResourceExhausted",
+    "GuardError",
+    "ToolFailed",
     "os_error",
 ]
 
 
 class IronframeError(Exception):
-    """Root of the hierarchy; never raised directly."""
+    """Root of the hierarchy; never raised directly (a test checks the package for it)."""
 
     __module__ = "ironframe_py"
 
@@ -157,6 +162,13 @@ class AlreadyExists(OSCallError, FileExistsError):
     __module__ = "ironframe_py"
 
 
+class IdentityTaken(AlreadyExists):
+    """Another service on the host claimed the uid picked for a new container at the same
+    moment; :meth:`ContainerService.create` then picks another one."""
+
+    __module__ = "ironframe_py"
+
+
 class QuotaExceeded(OSCallError):
     """A disk quota or size limit was hit (EDQUOT, ENOSPC on a container filesystem)."""
 
@@ -202,6 +214,60 @@ class InvalidState(IronframeError):
 
     def __reduce__(self):
         return (type(self), (self.state, self.operation))
+
+
+class ProcessesSurvived(IronframeError, TimeoutError):
+    """Processes of a container were still alive when a kill's deadline passed.
+
+    ``target`` names what was being emptied (cgroups, a uid, a job) and
+    ``pids`` the processes left.
+    """
+
+    __module__ = "ironframe_py"
+
+    def __init__(self, target: str, pids: object, timeout: float) -> None:
+        self.target = target
+        self.pids = list(pids) if isinstance(pids, (list, tuple, set)) else pids
+        self.timeout = timeout
+        super().__init__(f"processes survived the kill of {target} for {timeout:g} s: {self.pids}")
+
+    def __reduce__(self):
+        return (type(self), (self.target, self.pids, self.timeout))
+
+
+class StoreError(IronframeError):
+    """The state store cannot be used as it is (another schema, damaged, inconsistent)."""
+
+    __module__ = "ironframe_py"
+
+
+class ResourceExhausted(IronframeError):
+    """A finite pool the service hands out from (the uid range) has nothing left."""
+
+    __module__ = "ironframe_py"
+
+
+class GuardError(IronframeError):
+    """The guard's C core could not be loaded, started or stopped."""
+
+    __module__ = "ironframe_py"
+
+
+class ToolFailed(IronframeError):
+    """An external program the backend runs (``mkfs.ext4``) exited with an error."""
+
+    __module__ = "ironframe_py"
+
+    def __init__(self, tool: str, status: int, stderr: str, target: str | None = None) -> None:
+        self.tool = tool
+        self.status = status
+        self.stderr = stderr
+        self.target = target
+        where = f" on {target}" if target else ""
+        super().__init__(f"{tool} failed{where} (exit {status}): {stderr.strip()}")
+
+    def __reduce__(self):
+        return (type(self), (self.tool, self.status, self.stderr, self.target))
 
 
 class CleanupError(IronframeError, ExceptionGroup):

@@ -36,7 +36,7 @@ from .container import (
     LiveState,
     default_root,
 )
-from .errors import CleanupError, InvalidState, SpecError
+from .errors import CleanupError, IdentityTaken, InvalidState, SpecError
 from .spec import ContainerSpec, Limits, check_handle
 
 __all__ = ["ContainerService", "DEFAULT_UID_RANGE"]
@@ -45,6 +45,8 @@ log = logging.getLogger("ironframe_py")
 
 #: uids (and gids) handed to containers by default; configurable per service.
 DEFAULT_UID_RANGE = range(1_900_000, 1_900_000 + 65_536)
+
+_CLAIM_ATTEMPTS = 5  # a uid can be taken by another service between reserve() and its claim
 
 _HANDLE_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -132,14 +134,22 @@ class ContainerService:
         self.backend.check_host()
         started = time.monotonic()
         handle = spec.handle or _random_handle()
-        record = self.store.reserve(
-            handle, self.uid_range, self._path_for, _spec_to_dict(spec, detached),
-            self._owner, self.backend.uid_claimed)
-        log.debug("create %s: uid %d, limits %s%s", record.handle, record.uid, spec.limits.as_dict(),
-                  ", detached" if detached else "")
-        ctx = ContainerContext(handle=record.handle, uid=record.uid, gid=record.uid,
-                               path=record.path, limits=spec.limits, env=dict(spec.env))
-        self._apply_plan(ctx)
+        for attempt in range(_CLAIM_ATTEMPTS):
+            record = self.store.reserve(
+                handle, self.uid_range, self._path_for, _spec_to_dict(spec, detached),
+                self._owner, self.backend.uid_claimed)
+            log.debug("create %s: uid %d, limits %s%s", record.handle, record.uid,
+                      spec.limits.as_dict(), ", detached" if detached else "")
+            ctx = ContainerContext(handle=record.handle, uid=record.uid, gid=record.uid,
+                                   path=record.path, limits=spec.limits, env=dict(spec.env))
+            try:
+                self._apply_plan(ctx)
+                break
+            except IdentityTaken:  # another service claimed the uid between reserve and claim
+                if attempt == _CLAIM_ATTEMPTS - 1:
+                    raise
+                log.debug("create %s: uid %d was taken meanwhile; picking another", handle,
+                          record.uid)
         self.store.mark_created(handle, ACTIVE)
         try:
             container = self._adopt(ctx, record.created, ACTIVE, detached)

@@ -84,3 +84,24 @@ def test_cleanup_error_is_an_exception_group():
         split.append(("os", caught))
     assert sorted(kind for kind, _ in split) == ["os", "value"]
     assert all(isinstance(part, CleanupError) for _, part in split)
+
+
+def test_processes_survived_is_one_type_for_every_path():
+    import pickle
+
+    from ironframe_py import IronframeError, ProcessesSurvived
+
+    err = ProcessesSurvived("uid 1900000", [12, 13], 5.0)
+    assert isinstance(err, IronframeError) and isinstance(err, TimeoutError)
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.target, again.pids, again.timeout) == ("uid 1900000", [12, 13], 5.0)
+    assert "uid 1900000" in str(again) and "[12, 13]" in str(again)
+
+
+def test_tool_failed_names_the_tool_status_and_target():
+    import pickle
+
+    from ironframe_py import ToolFailed
+
+    err = pickle.loads(pickle.dumps(ToolFailed("mkfs.ext4", 1, "bad size\n", "/x.img")))
+    assert str(err) == "mkfs.ext4 failed on /x.img (exit 1): bad size"

@@ -13,7 +13,7 @@ import pytest
 from _support import need_root
 from linux_fixtures import make_root, mounts_under
 
-from ironframe_py import PIPE, CleanupError, ContainerService, ContainerSpec, IronframeError
+from ironframe_py import PIPE, CleanupError, ContainerService, ContainerSpec, ResourceExhausted
 from ironframe_py.backends.linux import users
 
 
@@ -111,7 +111,7 @@ def test_a_uid_a_host_process_runs_as_is_never_handed_out():
         with ContainerService(root, uid_range=range(base, base + 2), guard_interval=0.01) as service:
             with service.create(ContainerSpec(handle="skips")) as box:
                 assert box.uid == base + 1
-                with pytest.raises(IronframeError, match="no free uid"):
+                with pytest.raises(ResourceExhausted, match="no free uid"):
                     service.create(ContainerSpec(handle="none-left"))
             assert host.poll() is None, "the guard killed a host process as an escapee"
     finally:
@@ -144,3 +144,25 @@ def test_the_state_store_is_unreadable_and_unlockable_from_a_container(service):
         proc = box.run(["/usr/bin/python3", "-S", "-c", STORE_PROBE, *files], stdout=PIPE, text=True)
         out, _ = proc.communicate(timeout=60)
         assert out.split("\n")[:3] == ["state.db EACCES", "state.db-wal EACCES", "state.db-shm EACCES"]
+
+
+def test_a_uid_claimed_by_another_service_meanwhile_makes_create_pick_another(service, monkeypatch):
+    base = random.randrange(3_000_000, 3_900_000)
+    service.uid_range = range(base, base + 3)
+    users.claim(base, "another service's root\nits-box\n")  # claimed after our check, before ours
+    checks = []
+    real = service.backend.uid_claimed
+
+    def stale_once(uid: int) -> bool:
+        checks.append(uid)
+        return False if len(checks) == 1 else real(uid)
+
+    monkeypatch.setattr(service.backend, "uid_claimed", stale_once)
+    try:
+        with service.create(ContainerSpec(handle="raced")) as box:
+            assert box.uid == base + 1
+            with open(users.claim_path(base)) as file:
+                assert file.read().startswith("another service's root")
+    finally:
+        users.unclaim(base, "another service's root\nits-box\n")
+    assert not os.path.exists(users.claim_path(base))

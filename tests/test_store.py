@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from ironframe_py import ContainerExists, ContainerNotFound, IronframeError
+from ironframe_py import ContainerExists, ContainerNotFound, ResourceExhausted, StoreError
 from ironframe_py._store import EventRecord, open_store
 from ironframe_py.backends.base import Resource
 
@@ -42,7 +42,7 @@ def test_lowest_free_uid_and_reuse_after_forget(store):
 
 def test_range_exhausted(store):
     _reserve(store, "a", uid_range=range(5000, 5001))
-    with pytest.raises(IronframeError, match="no free uid"):
+    with pytest.raises(ResourceExhausted, match="no free uid"):
         _reserve(store, "b", uid_range=range(5000, 5001))
 
 
@@ -67,7 +67,7 @@ def test_intents_in_order_and_forget_refuses_while_resources_remain(store):
     store.update_resource("a", Resource("loopfs", "/img", {"m": "/r/a", "dev": "/dev/loop3"}))
     assert store.resources("a") == [first, Resource("loopfs", "/img", {"m": "/r/a",
                                                                         "dev": "/dev/loop3"})]
-    with pytest.raises(IronframeError, match="still recorded"):
+    with pytest.raises(StoreError, match="still recorded"):
         store.forget("a")
     store.remove_resource("a", first)
     store.forget("a", [second])

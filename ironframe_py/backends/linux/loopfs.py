@@ -28,7 +28,7 @@ import os
 import subprocess
 import time
 
-from ...errors import IronframeError, UnsupportedOnPlatform, os_error
+from ...errors import ToolFailed, UnsupportedOnPlatform, os_error
 from . import disk_api, loopdev, mountinfo
 from ._native import lib
 
@@ -111,8 +111,7 @@ def _mkfs(image_path: str, uid: int, gid: int) -> None:
     except FileNotFoundError:
         raise UnsupportedOnPlatform("disk limit", "mkfs.ext4 (e2fsprogs) is not installed") from None
     if result.returncode != 0:
-        raise IronframeError(f"mkfs.ext4 failed on {image_path} (exit {result.returncode}): "
-                             f"{result.stderr.strip()}")
+        raise ToolFailed("mkfs.ext4", result.returncode, result.stderr, image_path)
 
 
 def _remove_lost_found(mountpoint: str) -> None:

@@ -14,7 +14,7 @@ import os
 import signal
 import time
 
-from ...errors import os_error
+from ...errors import IdentityTaken, ProcessesSurvived, os_error
 
 PROC = "/proc"
 #: Host-wide uid claims: one file per uid in use by any service on this host.
@@ -60,7 +60,7 @@ def kill_uid(uid: int, timeout: float = 5.0) -> list[int]:
             except ProcessLookupError:
                 continue
         if time.monotonic() > deadline:
-            raise TimeoutError(f"processes of uid {uid} survive SIGKILL: {pids}")
+            raise ProcessesSurvived(f"uid {uid}", pids, timeout)
         time.sleep(0.005)
 
 
@@ -88,8 +88,8 @@ def claim(uid: int, owner: str, claims: str = CLAIMS) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except FileExistsError:
-        raise os_error("open", errno=errno.EEXIST, target=path,
-                       strerror=f"uid {uid} is held by another service on this host") from None
+        raise IdentityTaken("open", errno.EEXIST, f"uid {uid} is held by another service on this host",
+                            path) from None
     with os.fdopen(fd, "w") as file:
         file.write(owner)
 

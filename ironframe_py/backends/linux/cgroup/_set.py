@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from ....errors import IronframeError
+from ....errors import ProcessesSurvived
 from ....spec import Limits
 from ._files import all_pids, signal_all
 from ._model import CgroupStats, Dirs, Driver, WatchFiles
@@ -66,6 +66,6 @@ class CgroupSet:
             if not pids:
                 return
             if time.monotonic() > deadline:
-                raise IronframeError(f"processes survive kill in {self.dirs}: {pids}")
+                raise ProcessesSurvived(f"cgroups {self.dirs}", pids, timeout)
             self.driver.kill(self._dirs)
             time.sleep(0.002)
