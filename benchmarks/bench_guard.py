@@ -29,7 +29,8 @@ from _common import parse_args, scratch_root
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits  # noqa: E402
 from ironframe_py.backends.linux.guard_target import target_for  # noqa: E402
-from ironframe_py.guard import MAX_EVENTS, Guard, _Watched, load_core  # noqa: E402
+from ironframe_py.backends.linux.guard_watch import LinuxWatched  # noqa: E402
+from ironframe_py.guard import MAX_EVENTS, Guard, load_core  # noqa: E402
 
 PY = "/usr/bin/python3"
 # Allocates to just under its target, says "ready", waits for a byte on stdin,
@@ -97,7 +98,7 @@ def bench_sweep(service: ContainerService, runs: int) -> None:
 def _sweep_boxes(boxes: list, runs: int) -> None:
     ffi, lib = load_core()
     targets = [target_for(box._ctx, box._view) for box in boxes]
-    watched = [_Watched(str(i), t) for i, t in enumerate(targets)]
+    watched = [LinuxWatched(str(i), t) for i, t in enumerate(targets)]
     cells = ffi.new("struct ifg_target[]", len(watched))
     for index, item in enumerate(watched):
         item.fill(cells[index], index)

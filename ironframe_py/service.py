@@ -27,6 +27,7 @@ from .backends.base import Backend, BackendContainer, ContainerContext, Resource
 from .container import ACTIVE, CREATING, DESTROYED, DESTROYING, Container, KillEvent, default_root
 from .errors import CleanupError, InvalidState, SpecError
 from .process import ContainerProcess
+from .service_guard import ServiceGuard
 from .spec import DEVNULL, PIPE, STDOUT, ContainerSpec, Limits, ProcessSpec, check_handle
 
 __all__ = ["ContainerService", "DEFAULT_UID_RANGE"]
@@ -91,7 +92,7 @@ class ContainerService:
         self._owner = _owner_identity()
         _OPEN_SERVICES.add(self._owner[2])
         self._closed = False
-        self._guard = self.backend.make_guard(guard_interval, self._guard_event) \
+        self._guard = ServiceGuard(guard_interval, self._guard_event, self.backend.guard_target) \
             if guard_interval is not None else None
 
     def __repr__(self) -> str:

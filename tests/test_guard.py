@@ -18,7 +18,8 @@ from _support import need_root
 from linux_fixtures import is_alive, make_root
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits
-from ironframe_py.guard import Guard, LinuxGuardTarget, load_core
+from ironframe_py.backends.linux.guard_target import LinuxGuardTarget
+from ironframe_py.guard import Guard, load_core
 
 ALLOCATE = ("/usr/bin/python3", "-S", "-c",
             "import time\nchunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n"

@@ -21,7 +21,8 @@ import time
 import pytest
 from _support import need, need_root
 
-from ironframe_py.guard import Guard, LinuxGuardTarget
+from ironframe_py.backends.linux.guard_target import LinuxGuardTarget
+from ironframe_py.guard import Guard
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUARD_DIR = os.path.join(REPO, "ironframe_py", "_guard")
@@ -507,8 +508,8 @@ import time
 
 from ironframe_py.backends.windows import job as jobs
 from ironframe_py.backends.windows._api import kernel32 as k32
-from ironframe_py.backends.windows.guard_target import handle_value
-from ironframe_py.guard import EXPECTED_ABI, Guard, WindowsGuardTarget, load_core
+from ironframe_py.backends.windows.guard_target import WindowsGuardTarget, handle_value
+from ironframe_py.guard import EXPECTED_ABI, Guard, load_core
 
 CREATE_SUSPENDED, CREATE_NO_WINDOW, STILL_ACTIVE, EXIT = 0x4, 0x08000000, 259, 77
 PY = '"' + sys.executable + '" -S -c '
