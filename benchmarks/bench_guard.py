@@ -99,7 +99,7 @@ def _sweep_boxes(boxes: list, runs: int) -> None:
     ffi, lib = load_core()
     targets = [target_for(box._ctx, box._view) for box in boxes]
     watched = [LinuxWatched(str(i), t) for i, t in enumerate(targets)]
-    cells = ffi.new("struct ifg_target[]", len(watched))
+    cells = ffi.new("ifg_target[]", len(watched))
     for index, item in enumerate(watched):
         item.fill(cells[index], index)
     events = ffi.new("struct ifg_event[]", MAX_EVENTS)

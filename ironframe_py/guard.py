@@ -51,7 +51,7 @@ __all__ = ["Guard", "GuardEvent", "load_core", "EXPECTED_ABI"]
 
 log = logging.getLogger("ironframe_py.guard")
 
-EXPECTED_ABI = 3
+EXPECTED_ABI = 4
 MAX_EVENTS = 256
 DLL_NAME = "ifguard.dll"
 
@@ -361,7 +361,7 @@ class Guard:
             for index, watched in enumerate(old_order):  # keep counters across the rebuild
                 watched.save(old_cells[index])
             order = list(self._watched.values())
-            cells = self.ffi.new("struct ifg_target[]", max(len(order), 1))
+            cells = self.ffi.new("ifg_target[]", max(len(order), 1))
             for index, watched in enumerate(order):
                 watched.fill(cells[index], index)
             result = self.lib.ifg_set_targets(self._core, cells, len(order))

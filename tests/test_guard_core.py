@@ -209,7 +209,7 @@ def test_ironframe_debug_prints_file_and_line_traces():
     """IRONFRAME_DEBUG=1: the C core says where and why (here: a usage file it cannot read)."""
     code = ("from ironframe_py.guard import load_core\n"
             "ffi, lib = load_core()\n"
-            "t = ffi.new('struct ifg_target[]', 1)\n"
+            "t = ffi.new('ifg_target[]', 1)\n"
             "t[0].usage_fd, t[0].memory_limit = 987654, 1\n"
             "for name in ('oom_fd', 'event_fd', 'threshold_fd', 'kill_fd', 'freezer_fd', 'procs_fd'):\n"
             "    setattr(t[0], name, -1)\n"
@@ -248,7 +248,7 @@ static int file(const char *dir, const char *name, const char *text, int flags)
 
 /* As root: three children become target 0's uid outside its (file) cgroup; the
  * guard, following process events, must kill exactly those three. */
-static int escapees(struct ifg_target *targets, struct ifg_event *events)
+static int escapees(ifg_target *targets, struct ifg_event *events)
 {
     int ready[2], found = 0;
     pid_t children[3];
@@ -291,14 +291,14 @@ static int escapees(struct ifg_target *targets, struct ifg_event *events)
 
 int main(int argc, char **argv)
 {
-    struct ifg_target targets[2];
+    ifg_target targets[2];
     struct ifg_event events[8];
     char name[4096], seen[8] = {0};
     if (argc != 2)
         return 2;
     memset(targets, 0, sizeof targets);
     for (int i = 0; i < 2; i++) {
-        struct ifg_target *t = &targets[i];
+        ifg_target *t = &targets[i];
         t->key = i;
         t->memory_limit = 1000;
         snprintf(name, sizeof name, "usage%d", i);
@@ -376,7 +376,7 @@ TABLE_DRIVER = r"""
 #include "guard_tasks.c"
 
 int ifg_is_zombie(int dir_fd, const char *pid) { (void)dir_fd; (void)pid; return 0; }
-int ifg_kill_target(struct ifg_target *target) { (void)target; return 0; }  /* guard_core.c needs it */
+int ifg_kill_target(ifg_target *target) { (void)target; return 0; }  /* guard_core.c needs it */
 
 #define TIDS 6000
 static uint32_t reference[TIDS];   /* uid of each tid in the table, 0: absent */
@@ -457,7 +457,7 @@ def test_task_table_agrees_with_a_plain_array_under_random_churn(tmp_path):
 def _cdef_functions() -> list[str]:
     from ironframe_py._guard import cdef_text
 
-    return sorted(set(re.findall(r"\b(ifg_\w+)\(", cdef_text())))
+    return sorted(set(re.findall(r"\b(ifg_\w+)\(", cdef_text("win32"))))
 
 
 @pytest.fixture(scope="module")
@@ -486,9 +486,9 @@ def test_abi_mode_layout_matches_the_mingw_build(tmp_path):
     from ironframe_py._guard import cdef_text
 
     ffi = FFI()
-    ffi.cdef(cdef_text())
+    ffi.cdef(cdef_text("win32"))
     checks = ['#include "guard_core.h"', "#include <stddef.h>"]
-    for struct in ("struct ifg_target", "struct ifg_event"):
+    for struct in ("struct ifg_windows_target", "struct ifg_event"):
         checks.append(f"_Static_assert(sizeof({struct}) == {ffi.sizeof(struct)}, \"{struct}\");")
         for field, _ in ffi.typeof(struct).fields:
             offset = ffi.offsetof(struct, field)

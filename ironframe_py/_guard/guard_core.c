@@ -54,7 +54,7 @@ int ifg_push_detail(struct ifg_event *events, int32_t max_events, int32_t *count
     return 1;
 }
 
-void ifg_judge_usage(struct ifg_target *target, int64_t usage,
+void ifg_judge_usage(ifg_target *target, int64_t usage,
                      struct ifg_event *events, int32_t max_events, int32_t *count)
 {
     if (usage < 0) {

@@ -13,7 +13,7 @@ int ifg_push_detail(struct ifg_event *events, int32_t max_events, int32_t *count
                     int32_t detail);
 /* Record a usage reading (or a negative errno / Win32 error: unreadable) and, above
  * the limit, kill the target if armed and report the breach. */
-void ifg_judge_usage(struct ifg_target *target, int64_t usage,
+void ifg_judge_usage(ifg_target *target, int64_t usage,
                      struct ifg_event *events, int32_t max_events, int32_t *count);
 
 /* IRONFRAME_DEBUG=1 prints file:line traces to stderr. */

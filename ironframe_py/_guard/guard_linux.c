@@ -242,7 +242,7 @@ static void ifg_kill_listed(int procs_fd)
     free(members.pids);
 }
 
-int ifg_kill_target(struct ifg_target *target)
+int ifg_kill_target(ifg_target *target)
 {
     if (target->kill_fd >= 0)
         return ifg_write_at(target->kill_fd, "1");  /* cgroup.kill: atomic, races no fork */
@@ -259,7 +259,7 @@ int ifg_kill_target(struct ifg_target *target)
 
 /* --- sweeps ------------------------------------------------------------------------------- */
 
-static void ifg_sweep_memory(struct ifg_target *target, int read_usage, int check_oom,
+static void ifg_sweep_memory(ifg_target *target, int read_usage, int check_oom,
                              struct ifg_event *events, int32_t max_events, int32_t *count)
 {
     if (read_usage && target->usage_fd >= 0)
@@ -278,7 +278,7 @@ static void ifg_sweep_memory(struct ifg_target *target, int read_usage, int chec
     }
 }
 
-static struct ifg_target *ifg_target_of_uid(struct ifg_target *targets, int32_t count, uid_t uid)
+static ifg_target *ifg_target_of_uid(ifg_target *targets, int32_t count, uid_t uid)
 {
     for (int32_t i = 0; i < count; i++)
         if (targets[i].uid == uid)
@@ -304,7 +304,7 @@ static int64_t ifg_effective_uid(int proc_fd, const char *pid)
 /* Kill pid if it still runs as target's uid outside its cgroup.  The process is
  * pinned by a pidfd and judged again (pid reuse), against the cgroup as it is
  * now (it may have just been spawned into it); zombies are already dead. */
-static void ifg_kill_escapee(int proc_fd, int32_t pid, struct ifg_target *target,
+static void ifg_kill_escapee(int proc_fd, int32_t pid, ifg_target *target,
                              struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
     char name[16], state;
@@ -333,7 +333,7 @@ static void ifg_kill_escapee(int proc_fd, int32_t pid, struct ifg_target *target
  * uid; root on kernels that hide a non-dumpable process's owner, which this
  * scan then misses -- the process-event sweep below and destroy's full scan
  * read the status instead). */
-static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
+static void ifg_sweep_escapees(ifg_target *targets, int32_t count,
                                struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
     DIR *proc = opendir("/proc");
@@ -352,7 +352,7 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
     int proc_fd = dirfd(proc);
     while ((entry = readdir(proc)) != NULL) {
         struct stat st;
-        struct ifg_target *target;
+        ifg_target *target;
         char *end;
         long pid = strtol(entry->d_name, &end, 10);
         if (*end != '\0' || pid <= 0)
@@ -377,14 +377,14 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
 /* The same sweep from the task table: a container whose pids cgroup holds at least
  * as many tasks as run as its uid host-wide has none outside, so only the others
  * (normally none) are judged process by process.  No /proc scan. */
-static void ifg_sweep_escapees_tracked(struct ifg_tasks *tasks, struct ifg_target *targets,
+static void ifg_sweep_escapees_tracked(struct ifg_tasks *tasks, ifg_target *targets,
                                        int32_t count, struct ifg_event *events,
                                        int32_t max_events, int32_t *n_events)
 {
     int proc_fd = -1;
     ifg_tasks_update(tasks, 1);
     for (int32_t i = 0; i < count; i++) {
-        struct ifg_target *target = &targets[i];
+        ifg_target *target = &targets[i];
         int32_t running = ifg_tasks_count(tasks, target->uid);
         if (running == 0)
             continue;
@@ -409,7 +409,7 @@ static void ifg_sweep_escapees_tracked(struct ifg_tasks *tasks, struct ifg_targe
     ifg_tasks_swept(tasks);
 }
 
-int ifg_sweep(struct ifg_target *targets, int32_t count, int32_t sweep_escapees,
+int ifg_sweep(ifg_target *targets, int32_t count, int32_t sweep_escapees,
               struct ifg_event *events, int32_t max_events)
 {
     int32_t n_events = 0;
@@ -466,7 +466,7 @@ int ifg_wake(struct ifg_guard *guard)
     return write(guard->wake_fd, &one, sizeof one) < 0 ? -errno : 0;
 }
 
-int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t count)
+int ifg_set_targets(struct ifg_guard *guard, ifg_target *targets, int32_t count)
 {
     /* A fresh epoll set: the old targets' fds may already be closed. */
     int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -520,7 +520,7 @@ int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t
     return 0;
 }
 
-int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count,
+int ifg_cycle(struct ifg_guard *guard, ifg_target *targets, int32_t count,
               int32_t timeout_ms, int32_t sweep_escapees,
               struct ifg_event *events, int32_t max_events)
 {
@@ -541,7 +541,7 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
                 IFG_TRACE("wake fd read failed: %d", errno);
             woken = 1;
         } else if (tag >= 0 && tag < count) {
-            struct ifg_target *target = &targets[tag];
+            ifg_target *target = &targets[tag];
             uint64_t fired;
             if (target->threshold_fd >= 0 && read(target->threshold_fd, &fired, sizeof fired) < 0 &&
                 errno != EAGAIN)
@@ -565,7 +565,7 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
      * signal was lost); otherwise poll it every cycle. */
     int poll_all = guard->cycles % IFG_OOM_POLL_EVERY == 0;
     for (int32_t i = 0; i < count; i++) {
-        struct ifg_target *target = &targets[i];
+        ifg_target *target = &targets[i];
         int due = poll_all || guard->pending[i];
         int unsignalled = target->memory_limit >= 0 && target->threshold_fd < 0;
         int read_usage = due || unsignalled;

@@ -50,7 +50,7 @@ static int ifg_error(void)
     return -(int)GetLastError();
 }
 
-static HANDLE ifg_job(const struct ifg_target *target)
+static HANDLE ifg_job(const ifg_target *target)
 {
     return (HANDLE)(ULONG_PTR)target->job;
 }
@@ -128,7 +128,7 @@ static int64_t ifg_job_usage(HANDLE job, struct ifg_pidlist *pids)
     return total;
 }
 
-int ifg_kill_target(struct ifg_target *target)
+int ifg_kill_target(ifg_target *target)
 {
     if (target->job == 0)
         return -ERROR_INVALID_HANDLE;
@@ -137,14 +137,14 @@ int ifg_kill_target(struct ifg_target *target)
 
 /* --- sweeps ---------------------------------------------------------------------------------- */
 
-static void ifg_sweep_memory(struct ifg_target *target, struct ifg_pidlist *pids,
+static void ifg_sweep_memory(ifg_target *target, struct ifg_pidlist *pids,
                              struct ifg_event *events, int32_t max_events, int32_t *count)
 {
     ifg_judge_usage(target, ifg_job_usage(ifg_job(target), pids), events, max_events, count);
 }
 
 /* The target whose user runs process, or NULL. */
-static struct ifg_target *ifg_owner(HANDLE process, struct ifg_target *targets, int32_t count)
+static ifg_target *ifg_owner(HANDLE process, ifg_target *targets, int32_t count)
 {
     union {
         TOKEN_USER user;
@@ -180,7 +180,7 @@ static int ifg_is_young(HANDLE process, const FILETIME *now)
 }
 
 /* Judge one process: a container user's process outside that container's job is terminated. */
-static void ifg_judge(DWORD pid, const FILETIME *now, struct ifg_target *targets, int32_t count,
+static void ifg_judge(DWORD pid, const FILETIME *now, ifg_target *targets, int32_t count,
                       struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
     HANDLE process = ifg_open(pid, PROCESS_TERMINATE);
@@ -190,7 +190,7 @@ static void ifg_judge(DWORD pid, const FILETIME *now, struct ifg_target *targets
     if (process == NULL)
         return;  /* exited, or a protected system process */
     /* Everything below is judged on the handle, which pins the process (no pid reuse). */
-    struct ifg_target *target = ifg_owner(process, targets, count);
+    ifg_target *target = ifg_owner(process, targets, count);
     BOOL member = TRUE;
     if (target != NULL && IsProcessInJob(process, ifg_job(target), &member) && !member &&
         ifg_still_running(process) && !ifg_is_young(process, now)) {
@@ -205,7 +205,7 @@ static void ifg_judge(DWORD pid, const FILETIME *now, struct ifg_target *targets
 }
 
 /* One snapshot of the host's processes for all targets (not one per target). */
-static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
+static void ifg_sweep_escapees(ifg_target *targets, int32_t count,
                                struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
     int any = 0;
@@ -230,7 +230,7 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
     CloseHandle(snapshot);
 }
 
-int ifg_sweep(struct ifg_target *targets, int32_t count, int32_t sweep_escapees,
+int ifg_sweep(ifg_target *targets, int32_t count, int32_t sweep_escapees,
               struct ifg_event *events, int32_t max_events)
 {
     struct ifg_pidlist pids = { NULL, 0 };
@@ -291,7 +291,7 @@ int ifg_wake(struct ifg_guard *guard)
 
 /* Have the job notify the guard when its commit passes the limit (Windows 8+);
  * a limit < 0 removes the notification. */
-static void ifg_set_notification(struct ifg_target *target)
+static void ifg_set_notification(ifg_target *target)
 {
     JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION info;
     memset(&info, 0, sizeof info);
@@ -307,13 +307,13 @@ static void ifg_set_notification(struct ifg_target *target)
                   (unsigned long)GetLastError());
 }
 
-int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t count)
+int ifg_set_targets(struct ifg_guard *guard, ifg_target *targets, int32_t count)
 {
     uint8_t *pending = calloc((size_t)(count > 0 ? count : 1), 1);
     if (pending == NULL)
         return -ERROR_NOT_ENOUGH_MEMORY;
     for (int32_t i = 0; i < count; i++) {
-        struct ifg_target *target = &targets[i];
+        ifg_target *target = &targets[i];
         if (target->job == 0)
             continue;
         if (!target->attached) {
@@ -338,7 +338,7 @@ int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t
     return 0;
 }
 
-static struct ifg_target *ifg_by_cookie(struct ifg_target *targets, int32_t count, ULONG_PTR cookie)
+static ifg_target *ifg_by_cookie(ifg_target *targets, int32_t count, ULONG_PTR cookie)
 {
     for (int32_t i = 0; i < count; i++)
         if ((ULONG_PTR)targets[i].cookie == cookie)
@@ -347,11 +347,11 @@ static struct ifg_target *ifg_by_cookie(struct ifg_target *targets, int32_t coun
 }
 
 /* One JOB_OBJECT_MSG_* packet. */
-static void ifg_job_message(struct ifg_guard *guard, struct ifg_target *targets, int32_t count,
+static void ifg_job_message(struct ifg_guard *guard, ifg_target *targets, int32_t count,
                             const OVERLAPPED_ENTRY *packet,
                             struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
-    struct ifg_target *target = ifg_by_cookie(targets, count, packet->lpCompletionKey);
+    ifg_target *target = ifg_by_cookie(targets, count, packet->lpCompletionKey);
     DWORD message = packet->dwNumberOfBytesTransferred;
     int32_t pid = (int32_t)(ULONG_PTR)packet->lpOverlapped;
     if (target == NULL)
@@ -378,7 +378,7 @@ static void ifg_job_message(struct ifg_guard *guard, struct ifg_target *targets,
     }
 }
 
-int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count,
+int ifg_cycle(struct ifg_guard *guard, ifg_target *targets, int32_t count,
               int32_t timeout_ms, int32_t sweep_escapees,
               struct ifg_event *events, int32_t max_events)
 {
@@ -406,7 +406,7 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
     guard->cycles++;
     int poll_all = guard->cycles % IFG_POLL_EVERY == 0;
     for (int32_t i = 0; i < count; i++) {
-        struct ifg_target *target = &targets[i];
+        ifg_target *target = &targets[i];
         int limited = target->memory_limit >= 0;
         int notified = guard->trust_notifications && limited &&
                        target->notified_limit == target->memory_limit;

@@ -138,7 +138,6 @@ class LinuxWatched:
         cell.threshold_fd = self.threshold_fd
         cell.uid, cell.armed = self.target.uid, 1
         cell.oom_kills, cell.usage, cell.peak = self.oom_kills, self.usage, self.peak
-        cell.job = 0
 
     def save(self, cell: Any) -> None:
         """Keep what the C loop learnt about this target across a rebuild of the array."""

@@ -59,10 +59,7 @@ class WindowsWatched:
         target = self.target
         cell.key = key_index
         cell.memory_limit = -1 if target.memory_limit is None else target.memory_limit
-        cell.usage_fd = cell.oom_fd = cell.event_fd = cell.threshold_fd = -1
-        cell.kill_fd = cell.freezer_fd = cell.procs_fd = cell.pids_fd = -1
-        cell.event_kind, cell.uid, cell.armed = 0, 0, 1
-        cell.oom_kills, cell.usage, cell.peak = 0, self.usage, self.peak
+        cell.armed, cell.usage, cell.peak = 1, self.usage, self.peak
         cell.job, cell.cookie, cell.exit_code = target.job, self.cookie, target.exit_code
         cell.attached, cell.notified_limit = self.attached, self.notified_limit
         sid = target.sid or b""
