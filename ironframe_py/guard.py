@@ -6,7 +6,7 @@ whole call, which waits in the kernel (epoll) for OOM events or the poll
 interval, then reads every container's memory with ``pread`` on fds opened
 once, kills a container whose usage crossed its limit or whose processes
 the kernel OOM-killed, and -- every ``escape_interval`` -- kills processes
-that run as a container's uid outside its cgroups (found from the kernel's
+of a container's user outside its cgroups (found from the kernel's
 process events where it can subscribe to them, as root; otherwise by
 scanning /proc).  The C code kills by itself (a breach must end within one
 interval); Python turns what it reports into :class:`GuardEvent` objects

@@ -152,6 +152,36 @@ def test_process_that_becomes_the_container_uid_outside_it_is_killed(escape_guar
         assert [(e.limit, e.pid) for h, e in events] == [("escapee", outsider.pid)]
 
 
+def _juggle(real: int, effective: int, saved: int) -> subprocess.Popen:
+    """A root process outside every container that takes these uids with setresuid and
+    stays (no exec, which would reset the saved uid to the effective one)."""
+    return subprocess.Popen(["/usr/bin/python3", "-S", "-c",
+                             f"import os, time\nos.setresuid({real}, {effective}, {saved})\n"
+                             "print('now', flush=True)\ntime.sleep(300)"],
+                            stdout=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("uids", ["real+saved", "saved"])
+def test_root_process_holding_the_container_uid_in_any_slot_outside_it_is_killed(escape_guarded, uids):
+    """A process of the container user is one whose real, effective, saved or
+    filesystem uid is the container's: effective root with the container's uid as its
+    real and saved uid (or as its saved uid alone, from which it can switch back)
+    outside the container is an escapee, as destroy() would also kill it."""
+    service, events = escape_guarded
+    with service.create() as box:
+        outsider = _juggle(box.uid, 0, box.uid) if uids == "real+saved" else _juggle(0, 0, box.uid)
+        try:
+            assert outsider.stdout.readline() == b"now\n"
+            with open(f"/proc/{outsider.pid}/status") as status:
+                line = next(text for text in status if text.startswith("Uid:"))
+            assert line.split()[1:3] == ([str(box.uid), "0"] if uids == "real+saved" else ["0", "0"])
+            assert outsider.wait(20 * 0.25 + 5) == -signal.SIGKILL
+        finally:
+            outsider.kill()
+            outsider.wait()
+        assert [(e.limit, e.pid) for h, e in events] == [("escapee", outsider.pid)]
+
+
 CHURN = """
 import os, threading, time
 def spin():

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 #include "guard_core.h"
 #include "guard_internal.h"
 #include "guard_tasks.h"
+#include "proc_ids.h"
 
 #define IFG_MAX_WAIT_EVENTS 64
 #define IFG_WAKE_TAG (-1)
@@ -201,15 +201,6 @@ static int ifg_is_dead(char state)
     return state == 'Z' || state == 'X';
 }
 
-/* True if <dir_fd>/<pid> is gone or a zombie.  (Also used on /proc/<pid>/task:
- * dir_fd a task directory, pid a task id.) */
-int ifg_is_zombie(int dir_fd, const char *pid)
-{
-    char state;
-    unsigned long long start;
-    return ifg_read_stat(dir_fd, pid, &state, &start) < 0 || ifg_is_dead(state);
-}
-
 /* Too young to judge: a child is visible in /proc a moment before fork links it
  * into its parent's cgroups, so a container's newest process may be missing from
  * cgroup.procs.  A real escapee is older at the next sweep. */
@@ -278,32 +269,19 @@ static void ifg_sweep_memory(ifg_target *target, int read_usage, int check_oom,
     }
 }
 
-static ifg_target *ifg_target_of_uid(ifg_target *targets, int32_t count, uid_t uid)
+/* The first target whose user the process belongs to (proc_ids.h), or NULL. */
+static ifg_target *ifg_target_of(ifg_target *targets, int32_t count, const struct ifg_proc_ids *ids)
 {
     for (int32_t i = 0; i < count; i++)
-        if (targets[i].uid == uid)
+        if (ifg_proc_belongs_to(ids, targets[i].uid))
             return &targets[i];
     return NULL;
 }
 
-/* The effective uid on the "Uid:" line of /proc/<pid>/status, or -1 if it is gone.
- * (The owner of /proc/<pid> is the effective uid too, except that some kernels
- * show root for a non-dumpable process: the kill decision reads the status.) */
-static int64_t ifg_effective_uid(int proc_fd, const char *pid)
-{
-    char buf[4096];
-    if (!ifg_read_proc_file(proc_fd, pid, "status", buf, sizeof buf))
-        return -1;
-    char *line = strstr(buf, "\nUid:");
-    unsigned long real, effective;
-    if (line == NULL || sscanf(line + 5, "%lu %lu", &real, &effective) != 2)
-        return -1;
-    return (int64_t)effective;
-}
-
-/* Kill pid if it still runs as target's uid outside its cgroup.  The process is
- * pinned by a pidfd and judged again (pid reuse), against the cgroup as it is
- * now (it may have just been spawned into it); zombies are already dead. */
+/* Kill pid if it still belongs to target's user (proc_ids.h: any of its four uids)
+ * outside its cgroup.  The process is pinned by a pidfd and judged again (pid
+ * reuse), against the cgroup as it is now (it may have just been spawned into
+ * it); zombies are already dead. */
 static void ifg_kill_escapee(int proc_fd, int32_t pid, ifg_target *target,
                              struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
@@ -319,8 +297,9 @@ static void ifg_kill_escapee(int proc_fd, int32_t pid, ifg_target *target,
     int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
     if (pidfd < 0)
         return;
-    if (ifg_effective_uid(proc_fd, name) == (int64_t)target->uid &&
-        !ifg_in_procs(target->procs_fd, pid)) {
+    struct ifg_proc_ids ids;
+    if (ifg_read_proc_ids(proc_fd, name, &ids) == 0 && !ifg_proc_is_dead(&ids) &&
+        ifg_proc_belongs_to(&ids, target->uid) && !ifg_in_procs(target->procs_fd, pid)) {
         IFG_TRACE("escapee pid %d of uid %u", pid, (unsigned)target->uid);
         if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
             ifg_push(events, max_events, n_events, target->key, IFG_EVENT_ESCAPEE, pid, 0, 0);
@@ -328,11 +307,9 @@ static void ifg_kill_escapee(int proc_fd, int32_t pid, ifg_target *target,
     close(pidfd);
 }
 
-/* Kill processes that run as a container's uid but are not in its cgroup: one
- * /proc scan for all containers, by the owner of /proc/<pid> (the effective
- * uid; root on kernels that hide a non-dumpable process's owner, which this
- * scan then misses -- the process-event sweep below and destroy's full scan
- * read the status instead). */
+/* Kill processes that belong to a container's user (any of their four uids) but
+ * are not in its cgroup: one /proc scan for all containers, reading the status of
+ * every process outside them. */
 static void ifg_sweep_escapees(ifg_target *targets, int32_t count,
                                struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
@@ -351,7 +328,7 @@ static void ifg_sweep_escapees(ifg_target *targets, int32_t count,
     ifg_merge_members(members, count, &contained);
     int proc_fd = dirfd(proc);
     while ((entry = readdir(proc)) != NULL) {
-        struct stat st;
+        struct ifg_proc_ids ids;
         ifg_target *target;
         char *end;
         long pid = strtol(entry->d_name, &end, 10);
@@ -361,9 +338,9 @@ static void ifg_sweep_escapees(ifg_target *targets, int32_t count,
          * busy host).  Moving a process into another container's cgroup takes root. */
         if (ifg_is_contained(&contained, (int32_t)pid))
             continue;
-        if (fstatat(proc_fd, entry->d_name, &st, 0) < 0)
-            continue;  /* exited between readdir and stat */
-        if (st.st_uid == 0 || (target = ifg_target_of_uid(targets, count, st.st_uid)) == NULL)
+        if (ifg_read_proc_ids(proc_fd, entry->d_name, &ids) < 0 || ifg_proc_is_dead(&ids))
+            continue;  /* exited between readdir and the read, or a zombie */
+        if ((target = ifg_target_of(targets, count, &ids)) == NULL)
             continue;
         ifg_kill_escapee(proc_fd, (int32_t)pid, target, events, max_events, n_events);
     }
