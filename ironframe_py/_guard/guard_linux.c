@@ -250,6 +250,13 @@ int ifg_kill_target(ifg_target *target)
 
 /* --- sweeps ------------------------------------------------------------------------------- */
 
+/* Usage above the limit is a breach (a kernel-enforced limit is never passed: there
+ * the kernel's OOM kill is the breach, seen in oom_kill). */
+int64_t ifg_breach_level(const ifg_target *target)
+{
+    return target->memory_limit < INT64_MAX ? target->memory_limit + 1 : INT64_MAX;
+}
+
 static void ifg_sweep_memory(ifg_target *target, int read_usage, int check_oom,
                              struct ifg_event *events, int32_t max_events, int32_t *count)
 {
