@@ -273,6 +273,18 @@ def test_abi_mismatch_is_refused(monkeypatch):
         load_core()
 
 
+def test_a_target_of_another_os_is_refused_before_anything_is_watched():
+    from ironframe_py.backends.windows.guard_target import WindowsGuardTarget
+
+    guard = Guard(interval=0.05)
+    try:
+        with pytest.raises(TypeError, match="LinuxGuardTarget, not WindowsGuardTarget"):
+            guard.watch("box", WindowsGuardTarget(job=4))
+        assert guard._watched == {}
+    finally:
+        guard.stop()
+
+
 # --- the C core on plain files (no privileges) -------------------------------------------------
 
 def _files(tmp_path, usage: int, oom_kill: int = 0) -> LinuxGuardTarget:

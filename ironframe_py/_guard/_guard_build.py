@@ -14,7 +14,7 @@ import importlib.util
 import pathlib
 import sys
 
-from cffi import FFI
+from cffi import FFI  # type: ignore[import-untyped]
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
