@@ -69,8 +69,9 @@ def python_sweep(targets: list) -> list:
         with open(target.procs_path) as file:
             members[target.uid] = {int(line) for line in file}
     for proc in psutil.process_iter(["uids", "status"]):
-        uids = proc.info["uids"]
-        if (uids is not None and uids.effective in members and proc.pid not in members[uids.effective]
+        uids = proc.info["uids"]  # real, effective, saved: the guard's definition (less fs)
+        owner = next((uid for uid in uids if uid in members), None) if uids is not None else None
+        if (owner is not None and proc.pid not in members[owner]
                 and proc.info["status"] != psutil.STATUS_ZOMBIE):
             found.append(("escapee", proc.pid))
     return found
