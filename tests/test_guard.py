@@ -182,6 +182,24 @@ def test_root_process_holding_the_container_uid_in_any_slot_outside_it_is_killed
         assert [(e.limit, e.pid) for h, e in events] == [("escapee", outsider.pid)]
 
 
+def test_destroy_kills_what_the_guard_would_kill(guarded):
+    """destroy() and the guard share one definition (``_guard/proc_ids.h``): with the
+    guard not running, destroy's own scan kills a root process that holds the
+    container's uid only as its saved uid."""
+    service, _ = guarded
+    with ContainerService(service.root, guard_interval=None) as unguarded:
+        box = unguarded.create()
+        outsider = _juggle(0, 0, box.uid)
+        try:
+            assert outsider.stdout.readline() == b"now\n"
+            assert outsider.poll() is None
+            box.destroy()
+            assert outsider.wait(10) == -signal.SIGKILL
+        finally:
+            outsider.kill()
+            outsider.wait()
+
+
 CHURN = """
 import os, threading, time
 def spin():
