@@ -126,6 +126,7 @@ def test_escapee_is_killed(escape_guarded):
         _move_to_parent(proc.pid, dirs)  # as root: out of every container cgroup
         assert proc.pid not in box.pids()
         assert proc.wait(20 * 0.1 + 5) == -signal.SIGKILL
+        assert _wait_for(lambda: events, 5)  # the C core kills first; the event follows its sweep
         assert [(e.limit, e.pid) for h, e in events] == [("escapee", proc.pid)]
 
 
@@ -149,6 +150,7 @@ def test_process_that_becomes_the_container_uid_outside_it_is_killed(escape_guar
         finally:
             outsider.kill()
             outsider.wait()
+        assert _wait_for(lambda: events, 5)  # the C core kills first; the event follows its sweep
         assert [(e.limit, e.pid) for h, e in events] == [("escapee", outsider.pid)]
 
 
@@ -179,6 +181,7 @@ def test_root_process_holding_the_container_uid_in_any_slot_outside_it_is_killed
         finally:
             outsider.kill()
             outsider.wait()
+        assert _wait_for(lambda: events, 5)  # the C core kills first; the event follows its sweep
         assert [(e.limit, e.pid) for h, e in events] == [("escapee", outsider.pid)]
 
 
@@ -385,6 +388,9 @@ with ContainerService(make_root(), guard_interval=0.01, on_event=lambda h, e: ev
         stormer.join()
         status = outsider.wait(30)
         assert status == -9, status
+        deadline = time.monotonic() + 5  # the C core kills first; the event follows its sweep
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert inside.poll() is None
         assert [(e.limit, e.pid) for e in events] == [("escapee", outsider.pid)], events
 print("OVERFLOW-SIDE OK")
