@@ -500,6 +500,42 @@ def test_abi_mode_layout_matches_the_mingw_build(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_windows_half_fills_the_windows_struct_and_keeps_what_the_loop_learnt():
+    """The Windows guard_watch against the Windows cdef (ABI mode, no DLL needed): every
+    field it writes exists in struct ifg_windows_target, and a new watch of the same job
+    keeps the completion key and what was set on the job."""
+    from cffi import FFI
+
+    from ironframe_py._guard import cdef_text
+    from ironframe_py.backends.windows.guard_target import WindowsGuardTarget
+    from ironframe_py.backends.windows.guard_watch import WindowsWatched
+
+    ffi = FFI()
+    ffi.cdef(cdef_text("win32"))
+    assert ffi.typeof("ifg_target") is ffi.typeof("struct ifg_windows_target")
+    cells = ffi.new("ifg_target[]", 2)
+    sid = bytes(range(1, 29))
+    first = WindowsWatched("box", WindowsGuardTarget(job=0x1234, memory_limit=64 << 20, sid=sid, exit_code=7))
+    first.fill(cells[0], 0)
+    cell = cells[0]
+    assert (cell.key, cell.memory_limit, cell.job, cell.exit_code, cell.armed) == (0, 64 << 20, 0x1234, 7, 1)
+    assert (cell.cookie, cell.attached, cell.notified_limit) == (first.cookie, 0, -1) and cell.cookie > 0
+    assert cell.sid_len == len(sid) and ffi.buffer(cell.sid)[:len(sid)] == sid
+    cell.attached, cell.notified_limit, cell.usage, cell.peak = 1, 64 << 20, 5 << 20, 9 << 20
+    first.save(cell)
+    lowered = WindowsWatched("box", WindowsGuardTarget(job=0x1234, memory_limit=32 << 20, sid=sid))
+    lowered.carry(first)
+    lowered.fill(cells[1], 1)
+    assert (cells[1].cookie, cells[1].attached, cells[1].notified_limit, cells[1].peak) == \
+        (first.cookie, 1, 64 << 20, 9 << 20)  # the C core sees the limit changed and re-sets it
+    assert cells[1].memory_limit == 32 << 20 and cells[1].sid_len == len(sid)
+    other = WindowsWatched("box", WindowsGuardTarget(job=0x5678, memory_limit=None))
+    other.carry(first)
+    other.fill(cells[1], 1)
+    assert cells[1].cookie != first.cookie and (cells[1].attached, cells[1].sid_len) == (0, 0)
+    assert cells[1].memory_limit == -1
+
+
 WINDOWS_PRELUDE = r'''
 """Windows side of tests/test_guard_core.py, run by the Windows CPython under Wine."""
 import sys
