@@ -22,7 +22,7 @@ if LINUX:
 # Files the package reads at run time: the cffi declarations (ABI mode and the build
 # checks read them), the C sources the tests rebuild, the guard's DLL build files.
 # Listed by name pattern, so a generated _core.c / _native.c never matches.
-guard_data = ["guard_*.h", "guard_*.c", "ifguard.def", "Makefile"]
+guard_data = ["guard_*.h", "guard_*.c", "proc_ids.h", "ifguard.def", "Makefile"]
 if WINDOWS:
     # The mingw-built guard core, loaded when the MSVC build of _core (optional) failed.
     guard_data.append("ifguard.dll")

@@ -29,7 +29,8 @@ from _common import parse_args, scratch_root
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits  # noqa: E402
 from ironframe_py.backends.linux.guard_target import target_for  # noqa: E402
-from ironframe_py.guard import MAX_EVENTS, Guard, _Watched, load_core  # noqa: E402
+from ironframe_py.backends.linux.guard_watch import LinuxWatched  # noqa: E402
+from ironframe_py.guard import MAX_EVENTS, Guard, load_core  # noqa: E402
 
 PY = "/usr/bin/python3"
 # Allocates to just under its target, says "ready", waits for a byte on stdin,
@@ -68,8 +69,9 @@ def python_sweep(targets: list) -> list:
         with open(target.procs_path) as file:
             members[target.uid] = {int(line) for line in file}
     for proc in psutil.process_iter(["uids", "status"]):
-        uids = proc.info["uids"]
-        if (uids is not None and uids.effective in members and proc.pid not in members[uids.effective]
+        uids = proc.info["uids"]  # real, effective, saved: the guard's definition (less fs)
+        owner = next((uid for uid in uids if uid in members), None) if uids is not None else None
+        if (owner is not None and proc.pid not in members[owner]
                 and proc.info["status"] != psutil.STATUS_ZOMBIE):
             found.append(("escapee", proc.pid))
     return found
@@ -97,8 +99,8 @@ def bench_sweep(service: ContainerService, runs: int) -> None:
 def _sweep_boxes(boxes: list, runs: int) -> None:
     ffi, lib = load_core()
     targets = [target_for(box._live.ctx, box._live.view) for box in boxes]
-    watched = [_Watched(str(i), t) for i, t in enumerate(targets)]
-    cells = ffi.new("struct ifg_target[]", len(watched))
+    watched = [LinuxWatched(str(i), t) for i, t in enumerate(targets)]
+    cells = ffi.new("ifg_target[]", len(watched))
     for index, item in enumerate(watched):
         item.fill(cells[index], index)
     events = ffi.new("struct ifg_event[]", MAX_EVENTS)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from .backends.base import Resource
+from ._resource import Resource
 from .errors import ContainerExists, ContainerNotFound, ResourceExhausted, StoreError
 
 SCHEMA_VERSION = 2

@@ -37,6 +37,7 @@ from .container import (
     default_root,
 )
 from .errors import CleanupError, IdentityTaken, InvalidState, SpecError
+from .service_guard import ServiceGuard
 from .spec import ContainerSpec, Limits, check_handle
 
 __all__ = ["ContainerService", "DEFAULT_UID_RANGE"]
@@ -98,7 +99,7 @@ class ContainerService:
         self._owner = _owner_identity()
         _OPEN_SERVICES.add(self._owner[2])
         self._closed = False
-        self._guard = self.backend.make_guard(guard_interval, self._kills.guard_event) \
+        self._guard = ServiceGuard(guard_interval, self._kills.guard_event, self.backend.guard_target) \
             if guard_interval is not None else None
 
     def __repr__(self) -> str:

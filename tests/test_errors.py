@@ -105,3 +105,19 @@ def test_tool_failed_names_the_tool_status_and_target():
 
     err = pickle.loads(pickle.dumps(ToolFailed("mkfs.ext4", 1, "bad size\n", "/x.img")))
     assert str(err) == "mkfs.ext4 failed on /x.img (exit 1): bad size"
+
+
+def test_nothing_in_the_package_raises_the_base_class_directly():
+    import ast
+    import pathlib
+
+    package = pathlib.Path(__file__).resolve().parents[1] / "ironframe_py"
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                func = node.exc.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                if name == "IronframeError":
+                    offenders.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert offenders == []

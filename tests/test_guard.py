@@ -18,7 +18,8 @@ from _support import need_root
 from linux_fixtures import is_alive, make_root
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits
-from ironframe_py.guard import Guard, LinuxGuardTarget, load_core
+from ironframe_py.backends.linux.guard_target import LinuxGuardTarget
+from ironframe_py.guard import Guard, load_core
 
 ALLOCATE = ("/usr/bin/python3", "-S", "-c",
             "import time\nchunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n"
@@ -125,6 +126,7 @@ def test_escapee_is_killed(escape_guarded):
         _move_to_parent(proc.pid, dirs)  # as root: out of every container cgroup
         assert proc.pid not in box.pids()
         assert proc.wait(20 * 0.1 + 5) == -signal.SIGKILL
+        assert _wait_for(lambda: events, 5)  # the C core kills first; the event follows its sweep
         assert [(e.kind, e.pid) for h, e in events] == [("escapee", proc.pid)]
 
 
@@ -148,7 +150,57 @@ def test_process_that_becomes_the_container_uid_outside_it_is_killed(escape_guar
         finally:
             outsider.kill()
             outsider.wait()
+        assert _wait_for(lambda: events, 5)  # the C core kills first; the event follows its sweep
         assert [(e.kind, e.pid) for h, e in events] == [("escapee", outsider.pid)]
+
+
+def _juggle(real: int, effective: int, saved: int) -> subprocess.Popen:
+    """A root process outside every container that takes these uids with setresuid and
+    stays (no exec, which would reset the saved uid to the effective one)."""
+    return subprocess.Popen(["/usr/bin/python3", "-S", "-c",
+                             f"import os, time\nos.setresuid({real}, {effective}, {saved})\n"
+                             "print('now', flush=True)\ntime.sleep(300)"],
+                            stdout=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("uids", ["real+saved", "saved"])
+def test_root_process_holding_the_container_uid_in_any_slot_outside_it_is_killed(escape_guarded, uids):
+    """A process of the container user is one whose real, effective, saved or
+    filesystem uid is the container's: effective root with the container's uid as its
+    real and saved uid (or as its saved uid alone, from which it can switch back)
+    outside the container is an escapee, as destroy() would also kill it."""
+    service, events = escape_guarded
+    with service.create() as box:
+        outsider = _juggle(box.uid, 0, box.uid) if uids == "real+saved" else _juggle(0, 0, box.uid)
+        try:
+            assert outsider.stdout.readline() == b"now\n"
+            with open(f"/proc/{outsider.pid}/status") as status:
+                line = next(text for text in status if text.startswith("Uid:"))
+            assert line.split()[1:3] == ([str(box.uid), "0"] if uids == "real+saved" else ["0", "0"])
+            assert outsider.wait(20 * 0.25 + 5) == -signal.SIGKILL
+        finally:
+            outsider.kill()
+            outsider.wait()
+        assert _wait_for(lambda: events, 5)  # the C core kills first; the event follows its sweep
+        assert [(e.kind, e.pid) for h, e in events] == [("escapee", outsider.pid)]
+
+
+def test_destroy_kills_what_the_guard_would_kill(guarded):
+    """destroy() and the guard share one definition (``_guard/proc_ids.h``): with the
+    guard not running, destroy's own scan kills a root process that holds the
+    container's uid only as its saved uid."""
+    service, _ = guarded
+    with ContainerService(service.root, guard_interval=None) as unguarded:
+        box = unguarded.create()
+        outsider = _juggle(0, 0, box.uid)
+        try:
+            assert outsider.stdout.readline() == b"now\n"
+            assert outsider.poll() is None
+            box.destroy()
+            assert outsider.wait(10) == -signal.SIGKILL
+        finally:
+            outsider.kill()
+            outsider.wait()
 
 
 CHURN = """
@@ -234,12 +286,24 @@ def test_stopping_the_service_stops_the_thread():
 
 
 def test_abi_mismatch_is_refused(monkeypatch):
-    from ironframe_py import IronframeError, guard
+    from ironframe_py import GuardError, guard
 
     load_core()
     monkeypatch.setattr(guard, "EXPECTED_ABI", 999)
-    with pytest.raises(IronframeError, match="rebuild"):
+    with pytest.raises(GuardError, match="rebuild"):
         load_core()
+
+
+def test_a_target_of_another_os_is_refused_before_anything_is_watched():
+    from ironframe_py.backends.windows.guard_target import WindowsGuardTarget
+
+    guard = Guard(interval=0.05)
+    try:
+        with pytest.raises(TypeError, match="LinuxGuardTarget, not WindowsGuardTarget"):
+            guard.watch("box", WindowsGuardTarget(job=4))
+        assert guard._watched == {}
+    finally:
+        guard.stop()
 
 
 # --- the C core on plain files (no privileges) -------------------------------------------------
@@ -324,6 +388,9 @@ with ContainerService(make_root(), guard_interval=0.01, on_event=lambda h, e: ev
         stormer.join()
         status = outsider.wait(30)
         assert status == -9, status
+        deadline = time.monotonic() + 5  # the C core kills first; the event follows its sweep
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert inside.poll() is None
         assert [(e.kind, e.pid) for e in events] == [("escapee", outsider.pid)], events
 print("OVERFLOW-SIDE OK")

@@ -1,7 +1,8 @@
 """cffi API-mode build of ``ironframe_py._guard._core`` (private).
 
-The cdef is the part of ``guard_core.h`` between its CDEF markers, so the
-header is the single declaration of the interface.  Linux builds
+The cdef is the part of ``guard_core.h`` and of the OS's target header
+between their CDEF markers (``_cdef.py``), so the headers are the single
+declaration of the interface.  Linux builds
 ``guard_core.c`` + ``guard_linux.c`` + ``guard_tasks.c``; Windows builds ``guard_core.c`` +
 ``guard_win.c``.  cffi releases the GIL around every call, so the guard's
 blocking wait never holds it.
@@ -9,24 +10,27 @@ blocking wait never holds it.
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
 import sys
 
-from cffi import FFI
+from cffi import FFI  # type: ignore[import-untyped]
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 MODULE = "ironframe_py._guard._core"
 
 
-def cdef_text() -> str:
-    """The declarations between ``CDEF-BEGIN`` and ``CDEF-END`` in guard_core.h.
+def _load_cdef():
+    """``_cdef.py`` by path: setuptools runs this file as a script, outside the package."""
+    spec = importlib.util.spec_from_file_location("_ironframe_guard_cdef", HERE / "_cdef.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    (The package's ``_guard/__init__.py`` has the same function for ABI mode:
-    setuptools runs this file as a script, so it cannot import the package.)
-    """
-    header = (HERE / "guard_core.h").read_text()
-    return header.split("/* CDEF-BEGIN */", 1)[1].split("/* CDEF-END */", 1)[0]
+
+_cdef = _load_cdef()
 
 
 def sources(platform: str = sys.platform) -> list[str]:
@@ -38,7 +42,7 @@ def sources(platform: str = sys.platform) -> list[str]:
 def make_builder(platform: str = sys.platform) -> FFI:
     """The FFI builder for ``platform``."""
     builder = FFI()
-    builder.cdef(cdef_text())
+    builder.cdef(_cdef.cdef_text(platform))
     windows = platform == "win32"
     builder.set_source(MODULE, '#include "guard_core.h"', sources=sources(platform),
                        include_dirs=[str(HERE)],

@@ -54,7 +54,7 @@ int ifg_push_detail(struct ifg_event *events, int32_t max_events, int32_t *count
     return 1;
 }
 
-void ifg_judge_usage(struct ifg_target *target, int64_t usage,
+void ifg_judge_usage(ifg_target *target, int64_t usage,
                      struct ifg_event *events, int32_t max_events, int32_t *count)
 {
     if (usage < 0) {
@@ -65,8 +65,8 @@ void ifg_judge_usage(struct ifg_target *target, int64_t usage,
     target->usage = usage;
     if (usage > target->peak)
         target->peak = usage;
-    if (target->memory_limit >= 0 && usage > target->memory_limit) {
-        IFG_TRACE("target %lld: usage %lld > limit %lld", (long long)target->key,
+    if (target->memory_limit >= 0 && usage >= ifg_breach_level(target)) {
+        IFG_TRACE("target %lld: usage %lld, limit %lld: a breach", (long long)target->key,
                   (long long)usage, (long long)target->memory_limit);
         if (target->armed)
             ifg_kill_target(target);

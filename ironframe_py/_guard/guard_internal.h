@@ -11,9 +11,12 @@ int ifg_push(struct ifg_event *events, int32_t max_events, int32_t *count,
 int ifg_push_detail(struct ifg_event *events, int32_t max_events, int32_t *count,
                     int64_t key, int32_t kind, int32_t pid, int64_t value, int64_t limit,
                     int32_t detail);
-/* Record a usage reading (or a negative errno / Win32 error: unreadable) and, above
- * the limit, kill the target if armed and report the breach. */
-void ifg_judge_usage(struct ifg_target *target, int64_t usage,
+/* The least usage that is a breach of target's memory_limit (>= 0): each OS's own
+ * rule (guard_linux.c: above the limit; guard_win.c: at it). */
+int64_t ifg_breach_level(const ifg_target *target);
+/* Record a usage reading (or a negative errno / Win32 error: unreadable) and, at or
+ * past the breach level, kill the target if armed and report the breach. */
+void ifg_judge_usage(ifg_target *target, int64_t usage,
                      struct ifg_event *events, int32_t max_events, int32_t *count);
 
 /* IRONFRAME_DEBUG=1 prints file:line traces to stderr. */

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 #include "guard_core.h"
 #include "guard_internal.h"
 #include "guard_tasks.h"
+#include "proc_ids.h"
 
 #define IFG_MAX_WAIT_EVENTS 64
 #define IFG_WAKE_TAG (-1)
@@ -201,15 +201,6 @@ static int ifg_is_dead(char state)
     return state == 'Z' || state == 'X';
 }
 
-/* True if <dir_fd>/<pid> is gone or a zombie.  (Also used on /proc/<pid>/task:
- * dir_fd a task directory, pid a task id.) */
-int ifg_is_zombie(int dir_fd, const char *pid)
-{
-    char state;
-    unsigned long long start;
-    return ifg_read_stat(dir_fd, pid, &state, &start) < 0 || ifg_is_dead(state);
-}
-
 /* Too young to judge: a child is visible in /proc a moment before fork links it
  * into its parent's cgroups, so a container's newest process may be missing from
  * cgroup.procs.  A real escapee is older at the next sweep. */
@@ -242,7 +233,7 @@ static void ifg_kill_listed(int procs_fd)
     free(members.pids);
 }
 
-int ifg_kill_target(struct ifg_target *target)
+int ifg_kill_target(ifg_target *target)
 {
     if (target->kill_fd >= 0)
         return ifg_write_at(target->kill_fd, "1");  /* cgroup.kill: atomic, races no fork */
@@ -259,7 +250,14 @@ int ifg_kill_target(struct ifg_target *target)
 
 /* --- sweeps ------------------------------------------------------------------------------- */
 
-static void ifg_sweep_memory(struct ifg_target *target, int read_usage, int check_oom,
+/* Usage above the limit is a breach (a kernel-enforced limit is never passed: there
+ * the kernel's OOM kill is the breach, seen in oom_kill). */
+int64_t ifg_breach_level(const ifg_target *target)
+{
+    return target->memory_limit < INT64_MAX ? target->memory_limit + 1 : INT64_MAX;
+}
+
+static void ifg_sweep_memory(ifg_target *target, int read_usage, int check_oom,
                              struct ifg_event *events, int32_t max_events, int32_t *count)
 {
     if (read_usage && target->usage_fd >= 0)
@@ -278,33 +276,20 @@ static void ifg_sweep_memory(struct ifg_target *target, int read_usage, int chec
     }
 }
 
-static struct ifg_target *ifg_target_of_uid(struct ifg_target *targets, int32_t count, uid_t uid)
+/* The first target whose user the process belongs to (proc_ids.h), or NULL. */
+static ifg_target *ifg_target_of(ifg_target *targets, int32_t count, const struct ifg_proc_ids *ids)
 {
     for (int32_t i = 0; i < count; i++)
-        if (targets[i].uid == uid)
+        if (ifg_proc_belongs_to(ids, targets[i].uid))
             return &targets[i];
     return NULL;
 }
 
-/* The effective uid on the "Uid:" line of /proc/<pid>/status, or -1 if it is gone.
- * (The owner of /proc/<pid> is the effective uid too, except that some kernels
- * show root for a non-dumpable process: the kill decision reads the status.) */
-static int64_t ifg_effective_uid(int proc_fd, const char *pid)
-{
-    char buf[4096];
-    if (!ifg_read_proc_file(proc_fd, pid, "status", buf, sizeof buf))
-        return -1;
-    char *line = strstr(buf, "\nUid:");
-    unsigned long real, effective;
-    if (line == NULL || sscanf(line + 5, "%lu %lu", &real, &effective) != 2)
-        return -1;
-    return (int64_t)effective;
-}
-
-/* Kill pid if it still runs as target's uid outside its cgroup.  The process is
- * pinned by a pidfd and judged again (pid reuse), against the cgroup as it is
- * now (it may have just been spawned into it); zombies are already dead. */
-static void ifg_kill_escapee(int proc_fd, int32_t pid, struct ifg_target *target,
+/* Kill pid if it still belongs to target's user (proc_ids.h: any of its four uids)
+ * outside its cgroup.  The process is pinned by a pidfd and judged again (pid
+ * reuse), against the cgroup as it is now (it may have just been spawned into
+ * it); zombies are already dead. */
+static void ifg_kill_escapee(int proc_fd, int32_t pid, ifg_target *target,
                              struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
     char name[16], state;
@@ -319,8 +304,9 @@ static void ifg_kill_escapee(int proc_fd, int32_t pid, struct ifg_target *target
     int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
     if (pidfd < 0)
         return;
-    if (ifg_effective_uid(proc_fd, name) == (int64_t)target->uid &&
-        !ifg_in_procs(target->procs_fd, pid)) {
+    struct ifg_proc_ids ids;
+    if (ifg_read_proc_ids(proc_fd, name, &ids) == 0 && !ifg_proc_is_dead(&ids) &&
+        ifg_proc_belongs_to(&ids, target->uid) && !ifg_in_procs(target->procs_fd, pid)) {
         IFG_TRACE("escapee pid %d of uid %u", pid, (unsigned)target->uid);
         if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
             ifg_push(events, max_events, n_events, target->key, IFG_EVENT_ESCAPEE, pid, 0, 0);
@@ -328,12 +314,10 @@ static void ifg_kill_escapee(int proc_fd, int32_t pid, struct ifg_target *target
     close(pidfd);
 }
 
-/* Kill processes that run as a container's uid but are not in its cgroup: one
- * /proc scan for all containers, by the owner of /proc/<pid> (the effective
- * uid; root on kernels that hide a non-dumpable process's owner, which this
- * scan then misses -- the process-event sweep below and destroy's full scan
- * read the status instead). */
-static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
+/* Kill processes that belong to a container's user (any of their four uids) but
+ * are not in its cgroup: one /proc scan for all containers, reading the status of
+ * every process outside them. */
+static void ifg_sweep_escapees(ifg_target *targets, int32_t count,
                                struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
     DIR *proc = opendir("/proc");
@@ -351,8 +335,8 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
     ifg_merge_members(members, count, &contained);
     int proc_fd = dirfd(proc);
     while ((entry = readdir(proc)) != NULL) {
-        struct stat st;
-        struct ifg_target *target;
+        struct ifg_proc_ids ids;
+        ifg_target *target;
         char *end;
         long pid = strtol(entry->d_name, &end, 10);
         if (*end != '\0' || pid <= 0)
@@ -361,9 +345,9 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
          * busy host).  Moving a process into another container's cgroup takes root. */
         if (ifg_is_contained(&contained, (int32_t)pid))
             continue;
-        if (fstatat(proc_fd, entry->d_name, &st, 0) < 0)
-            continue;  /* exited between readdir and stat */
-        if (st.st_uid == 0 || (target = ifg_target_of_uid(targets, count, st.st_uid)) == NULL)
+        if (ifg_read_proc_ids(proc_fd, entry->d_name, &ids) < 0 || ifg_proc_is_dead(&ids))
+            continue;  /* exited between readdir and the read, or a zombie */
+        if ((target = ifg_target_of(targets, count, &ids)) == NULL)
             continue;
         ifg_kill_escapee(proc_fd, (int32_t)pid, target, events, max_events, n_events);
     }
@@ -377,14 +361,14 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
 /* The same sweep from the task table: a container whose pids cgroup holds at least
  * as many tasks as run as its uid host-wide has none outside, so only the others
  * (normally none) are judged process by process.  No /proc scan. */
-static void ifg_sweep_escapees_tracked(struct ifg_tasks *tasks, struct ifg_target *targets,
+static void ifg_sweep_escapees_tracked(struct ifg_tasks *tasks, ifg_target *targets,
                                        int32_t count, struct ifg_event *events,
                                        int32_t max_events, int32_t *n_events)
 {
     int proc_fd = -1;
     ifg_tasks_update(tasks, 1);
     for (int32_t i = 0; i < count; i++) {
-        struct ifg_target *target = &targets[i];
+        ifg_target *target = &targets[i];
         int32_t running = ifg_tasks_count(tasks, target->uid);
         if (running == 0)
             continue;
@@ -409,7 +393,7 @@ static void ifg_sweep_escapees_tracked(struct ifg_tasks *tasks, struct ifg_targe
     ifg_tasks_swept(tasks);
 }
 
-int ifg_sweep(struct ifg_target *targets, int32_t count, int32_t sweep_escapees,
+int ifg_sweep(ifg_target *targets, int32_t count, int32_t sweep_escapees,
               struct ifg_event *events, int32_t max_events)
 {
     int32_t n_events = 0;
@@ -466,7 +450,7 @@ int ifg_wake(struct ifg_guard *guard)
     return write(guard->wake_fd, &one, sizeof one) < 0 ? -errno : 0;
 }
 
-int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t count)
+int ifg_set_targets(struct ifg_guard *guard, ifg_target *targets, int32_t count)
 {
     /* A fresh epoll set: the old targets' fds may already be closed. */
     int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -520,7 +504,7 @@ int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t
     return 0;
 }
 
-int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count,
+int ifg_cycle(struct ifg_guard *guard, ifg_target *targets, int32_t count,
               int32_t timeout_ms, int32_t sweep_escapees,
               struct ifg_event *events, int32_t max_events)
 {
@@ -541,7 +525,7 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
                 IFG_TRACE("wake fd read failed: %d", errno);
             woken = 1;
         } else if (tag >= 0 && tag < count) {
-            struct ifg_target *target = &targets[tag];
+            ifg_target *target = &targets[tag];
             uint64_t fired;
             if (target->threshold_fd >= 0 && read(target->threshold_fd, &fired, sizeof fired) < 0 &&
                 errno != EAGAIN)
@@ -565,7 +549,7 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
      * signal was lost); otherwise poll it every cycle. */
     int poll_all = guard->cycles % IFG_OOM_POLL_EVERY == 0;
     for (int32_t i = 0; i < count; i++) {
-        struct ifg_target *target = &targets[i];
+        ifg_target *target = &targets[i];
         int due = poll_all || guard->pending[i];
         int unsignalled = target->memory_limit >= 0 && target->threshold_fd < 0;
         int read_usage = due || unsignalled;

@@ -2,8 +2,13 @@
  * current by the kernel's process events (the proc connector), so that the
  * escapee sweep need not read /proc.
  *
- * A task of uid U enters the table when it forks from one (FORK) or changes
- * to U (UID), and leaves on EXIT or a change away from U.  The table is
+ * A task belongs to the watched user U if any of its real, effective, saved
+ * or filesystem uids is U (proc_ids.h, the definition destroy's scan uses too).
+ * It enters the table when it forks from such a task (FORK) or changes its
+ * uids (UID) so that one of them is U, and leaves on EXIT or a change that
+ * leaves none.  A UID event carries only the real and effective uid, so the
+ * task's status is read for all four.  A task counts towards the first
+ * watched uid among its four (real first).  The table is
  * (re)built from one /proc scan when the watched uids change, when the
  * socket overflowed (ENOBUFS: events were lost), and every
  * IFG_RESEED_EVERY sweeps as a backstop (e.g. a setuid-U binary run outside,
@@ -18,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/cn_proc.h>
@@ -27,6 +31,7 @@
 
 #include "guard_internal.h"
 #include "guard_tasks.h"
+#include "proc_ids.h"
 
 #define IFG_RESEED_EVERY 40            /* tracked sweeps between backstop rescans */
 #define IFG_EVENT_BUFFER (4 << 20)     /* socket receive buffer: room for bursts of forks */
@@ -226,6 +231,33 @@ void ifg_tasks_close(struct ifg_tasks *tasks)
     free(tasks);
 }
 
+/* The first of the task's four uids that is watched (real first); 0 if none is. */
+static int ifg_watched_uid(const struct ifg_tasks *tasks, const struct ifg_proc_ids *ids, uint32_t *uid)
+{
+    for (int i = 0; i < 4; i++)
+        if (ifg_uid_index(tasks, ids->uids[i]) >= 0) {
+            *uid = ids->uids[i];
+            return 1;
+        }
+    return 0;
+}
+
+/* A task changed its uids: keep it if it now belongs to a watched user.  Its four
+ * uids are read live (the event has two); gone or a zombie, it is dropped (its EXIT
+ * event follows). */
+static void ifg_uid_changed(struct ifg_tasks *tasks, int32_t tid, int32_t tgid)
+{
+    char name[64];
+    struct ifg_proc_ids ids;
+    uint32_t uid;
+    snprintf(name, sizeof name, "/proc/%d/task/%d", tgid, tid);
+    if (ifg_read_proc_ids(AT_FDCWD, name, &ids) == 0 && !ifg_proc_is_dead(&ids) &&
+        ifg_watched_uid(tasks, &ids, &uid))
+        ifg_put(tasks, tid, tgid, uid);
+    else
+        ifg_drop(tasks, tid);
+}
+
 static void ifg_apply(struct ifg_tasks *tasks, const struct proc_event *event)
 {
     switch (event->what) {
@@ -239,15 +271,9 @@ static void ifg_apply(struct ifg_tasks *tasks, const struct proc_event *event)
             ifg_put(tasks, child, group, from->uid);
         break;
     }
-    case PROC_EVENT_UID: {
-        uint32_t uid = event->event_data.id.e.euid;
-        int32_t tid = event->event_data.id.process_pid;
-        if (ifg_uid_index(tasks, uid) >= 0)
-            ifg_put(tasks, tid, event->event_data.id.process_tgid, uid);
-        else
-            ifg_drop(tasks, tid);
+    case PROC_EVENT_UID:
+        ifg_uid_changed(tasks, event->event_data.id.process_pid, event->event_data.id.process_tgid);
         break;
-    }
     case PROC_EVENT_EXIT:
         ifg_drop(tasks, event->event_data.exit.process_pid);
         break;
@@ -291,7 +317,8 @@ static void ifg_drain(struct ifg_tasks *tasks)
     }
 }
 
-/* The table from one /proc scan: every task dir owned by a watched uid. */
+/* The table from one /proc scan: every live task that belongs to a watched user
+ * (its threads are listed if the process itself does). */
 static void ifg_seed(struct ifg_tasks *tasks)
 {
     /* What happened before the scan is in the scan: drop those events unread (bounded
@@ -314,9 +341,10 @@ static void ifg_seed(struct ifg_tasks *tasks)
     while ((entry = readdir(proc)) != NULL) {
         char *end, path[sizeof entry->d_name + 8];
         long pid = strtol(entry->d_name, &end, 10);
-        struct stat st;
-        if (*end != '\0' || pid <= 0 || fstatat(proc_fd, entry->d_name, &st, 0) < 0 ||
-            ifg_uid_index(tasks, st.st_uid) < 0)
+        struct ifg_proc_ids ids;
+        uint32_t uid;
+        if (*end != '\0' || pid <= 0 || ifg_read_proc_ids(proc_fd, entry->d_name, &ids) < 0 ||
+            !ifg_watched_uid(tasks, &ids, &uid))
             continue;
         snprintf(path, sizeof path, "%s/task", entry->d_name);
         int task_fd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -330,9 +358,9 @@ static void ifg_seed(struct ifg_tasks *tasks)
         while ((thread = readdir(threads)) != NULL) {
             long tid = strtol(thread->d_name, &end, 10);
             /* zombies are out of every count but their (old) cgroup's: leave them out */
-            if (*end == '\0' && tid > 0 && fstatat(dirfd(threads), thread->d_name, &st, 0) == 0 &&
-                ifg_uid_index(tasks, st.st_uid) >= 0 && !ifg_is_zombie(dirfd(threads), thread->d_name))
-                ifg_put(tasks, (int32_t)tid, (int32_t)pid, st.st_uid);
+            if (*end == '\0' && tid > 0 && ifg_read_proc_ids(dirfd(threads), thread->d_name, &ids) == 0 &&
+                !ifg_proc_is_dead(&ids) && ifg_watched_uid(tasks, &ids, &uid))
+                ifg_put(tasks, (int32_t)tid, (int32_t)pid, uid);
         }
         closedir(threads);
     }

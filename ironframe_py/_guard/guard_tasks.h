@@ -23,7 +23,4 @@ int32_t ifg_tasks_count(const struct ifg_tasks *tasks, uint32_t uid);
 /* Up to max distinct thread-group ids with a task running as uid; returns how many. */
 int32_t ifg_tasks_groups(const struct ifg_tasks *tasks, uint32_t uid, int32_t *tgids, int32_t max);
 
-/* (guard_linux.c) True if /proc/<pid> -- or <dir_fd>/<pid> -- is gone or a zombie. */
-int ifg_is_zombie(int dir_fd, const char *pid);
-
 #endif

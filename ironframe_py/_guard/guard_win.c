@@ -1,10 +1,18 @@
 /* ironframe_py guard core, Windows: job memory, job messages, escapees.
  *
- * Needs Windows 8 / Server 2012 or later (job notification limits).  APIs: QueryInformationJobObject(JobObjectBasicProcessIdList),
- * IsProcessInJob, K32GetProcessMemoryInfo, TerminateJobObject,
- * SetInformationJobObject (completion port, notification limit),
- * GetQueuedCompletionStatusEx, CreateToolhelp32Snapshot, OpenProcessToken +
+ * Needs Windows 8 / Server 2012 or later (job notification limits).  APIs:
+ * QueryInformationJobObject (JobObjectBasicProcessIdList,
+ * JobObjectLimitViolationInformation), IsProcessInJob, K32GetProcessMemoryInfo,
+ * TerminateJobObject, SetInformationJobObject (completion port, notification
+ * limit), GetQueuedCompletionStatusEx, CreateToolhelp32Snapshot, OpenProcessToken +
  * GetTokenInformation(TokenUser), TerminateProcess.  No undocumented or NT APIs.
+ *
+ * The job's hard memory limit (set by the backend at the container's limit) means
+ * its commit never passes the limit: an allocation past it fails.  So here a job
+ * *at* its limit -- within IFG_AT_LIMIT_FRACTION of it, at least 1 MiB -- is a
+ * breach, and the job notification limit is set at that level, below the hard
+ * limit, where Windows can reach it; after each notification the guard queries
+ * JobObjectLimitViolationInformation, which re-arms it.
  *
  * Memory in use is the sum of PagefileUsage (commit) of the job's processes:
  * Wine reports PrivateUsage as 0.  Wine (8.x) accepts job memory and
@@ -30,6 +38,8 @@
 /* A process of the container user younger than this is not judged yet: the
  * launcher creates it suspended and assigns it to the job a moment later. */
 #define IFG_ESCAPE_GRACE_100NS (10 * 1000 * 1000)  /* 1 s */
+#define IFG_AT_LIMIT_FRACTION 64        /* within limit/64 (at least 1 MiB) of the limit is at it */
+#define IFG_AT_LIMIT_MIN (1LL << 20)
 
 struct ifg_pidlist {
     JOBOBJECT_BASIC_PROCESS_ID_LIST *list;
@@ -50,7 +60,7 @@ static int ifg_error(void)
     return -(int)GetLastError();
 }
 
-static HANDLE ifg_job(const struct ifg_target *target)
+static HANDLE ifg_job(const ifg_target *target)
 {
     return (HANDLE)(ULONG_PTR)target->job;
 }
@@ -128,7 +138,7 @@ static int64_t ifg_job_usage(HANDLE job, struct ifg_pidlist *pids)
     return total;
 }
 
-int ifg_kill_target(struct ifg_target *target)
+int ifg_kill_target(ifg_target *target)
 {
     if (target->job == 0)
         return -ERROR_INVALID_HANDLE;
@@ -137,14 +147,27 @@ int ifg_kill_target(struct ifg_target *target)
 
 /* --- sweeps ---------------------------------------------------------------------------------- */
 
-static void ifg_sweep_memory(struct ifg_target *target, struct ifg_pidlist *pids,
+/* At the limit is a breach: the hard job limit keeps commit from passing it (an
+ * allocation that would fails), so usage within a margin of the limit is the job
+ * failing allocations.  The margin is limit/64, at least 1 MiB, at most half the
+ * limit (the same "near" as the Linux guard's second usage threshold). */
+int64_t ifg_breach_level(const ifg_target *target)
+{
+    int64_t limit = target->memory_limit;
+    int64_t margin = limit / IFG_AT_LIMIT_FRACTION > IFG_AT_LIMIT_MIN ? limit / IFG_AT_LIMIT_FRACTION
+                                                                      : IFG_AT_LIMIT_MIN;
+    int64_t level = limit - margin;
+    return level > limit / 2 ? level : limit / 2;
+}
+
+static void ifg_sweep_memory(ifg_target *target, struct ifg_pidlist *pids,
                              struct ifg_event *events, int32_t max_events, int32_t *count)
 {
     ifg_judge_usage(target, ifg_job_usage(ifg_job(target), pids), events, max_events, count);
 }
 
 /* The target whose user runs process, or NULL. */
-static struct ifg_target *ifg_owner(HANDLE process, struct ifg_target *targets, int32_t count)
+static ifg_target *ifg_owner(HANDLE process, ifg_target *targets, int32_t count)
 {
     union {
         TOKEN_USER user;
@@ -160,7 +183,7 @@ static struct ifg_target *ifg_owner(HANDLE process, struct ifg_target *targets, 
         return NULL;
     DWORD length = GetLengthSid(info.user.User.Sid);
     for (int32_t i = 0; i < count; i++)
-        if (targets[i].job != 0 && (DWORD)targets[i].sid_len == length &&
+        if (targets[i].sid_len > 0 && (DWORD)targets[i].sid_len == length &&
             memcmp(targets[i].sid, info.user.User.Sid, length) == 0)
             return &targets[i];
     return NULL;
@@ -179,38 +202,59 @@ static int ifg_is_young(HANDLE process, const FILETIME *now)
     return current.QuadPart < start.QuadPart + IFG_ESCAPE_GRACE_100NS;
 }
 
-/* Judge one process: a container user's process outside that container's job is terminated. */
-static void ifg_judge(DWORD pid, const FILETIME *now, struct ifg_target *targets, int32_t count,
+/* Is process in job?  Asked on the least-access handle first; Wine's IsProcessInJob
+ * refuses a PROCESS_QUERY_LIMITED_INFORMATION handle (ERROR_ACCESS_DENIED), so on a
+ * refusal it is asked again on a PROCESS_QUERY_INFORMATION handle (the pid cannot
+ * have been reused: the caller's handle keeps the process object).  -1: cannot tell. */
+static int ifg_in_job(DWORD pid, HANDLE process, HANDLE job)
+{
+    BOOL member = FALSE;
+    if (IsProcessInJob(process, job, &member))
+        return member ? 1 : 0;
+    HANDLE full = OpenProcess(PROCESS_QUERY_INFORMATION, FALSE, pid);
+    if (full == NULL)
+        return -1;
+    BOOL ok = IsProcessInJob(full, job, &member);
+    CloseHandle(full);
+    return ok ? (member ? 1 : 0) : -1;
+}
+
+/* Judge one process: a container user's process outside that container's job is
+ * terminated.  Every process is opened once with the least access that tells its
+ * owner (PROCESS_QUERY_LIMITED_INFORMATION); only one that must die is opened again,
+ * for PROCESS_TERMINATE, while the first handle still pins it (no pid reuse). */
+static void ifg_judge(DWORD pid, const FILETIME *now, ifg_target *targets, int32_t count,
                       struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
-    HANDLE process = ifg_open(pid, PROCESS_TERMINATE);
-    int can_kill = process != NULL;
-    if (process == NULL)
-        process = ifg_open(pid, 0);
+    HANDLE process = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
     if (process == NULL)
         return;  /* exited, or a protected system process */
-    /* Everything below is judged on the handle, which pins the process (no pid reuse). */
-    struct ifg_target *target = ifg_owner(process, targets, count);
-    BOOL member = TRUE;
-    if (target != NULL && IsProcessInJob(process, ifg_job(target), &member) && !member &&
+    ifg_target *target = ifg_owner(process, targets, count);
+    if (target != NULL && ifg_in_job(pid, process, ifg_job(target)) == 0 &&
         ifg_still_running(process) && !ifg_is_young(process, now)) {
         IFG_TRACE("escapee pid %lu of target %lld", (unsigned long)pid, (long long)target->key);
-        if (can_kill && TerminateProcess(process, target->exit_code))
+        HANDLE killer = OpenProcess(PROCESS_TERMINATE, FALSE, pid);
+        DWORD error = killer == NULL ? GetLastError() : ERROR_SUCCESS;
+        if (killer != NULL && !TerminateProcess(killer, target->exit_code))
+            error = GetLastError();
+        if (killer != NULL)
+            CloseHandle(killer);
+        if (error == ERROR_SUCCESS)
             ifg_push(events, max_events, n_events, target->key, IFG_EVENT_ESCAPEE, (int32_t)pid, 0, 0);
         else
             ifg_push(events, max_events, n_events, target->key, IFG_EVENT_ERROR, (int32_t)pid,
-                     can_kill ? (int64_t)GetLastError() : ERROR_ACCESS_DENIED, 0);
+                     (int64_t)error, 0);
     }
     CloseHandle(process);
 }
 
 /* One snapshot of the host's processes for all targets (not one per target). */
-static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
+static void ifg_sweep_escapees(ifg_target *targets, int32_t count,
                                struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
     int any = 0;
     for (int32_t i = 0; i < count; i++)
-        any |= targets[i].job != 0 && targets[i].sid_len > 0;
+        any |= targets[i].sid_len > 0;
     if (!any)
         return;
     HANDLE snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
@@ -230,14 +274,13 @@ static void ifg_sweep_escapees(struct ifg_target *targets, int32_t count,
     CloseHandle(snapshot);
 }
 
-int ifg_sweep(struct ifg_target *targets, int32_t count, int32_t sweep_escapees,
+int ifg_sweep(ifg_target *targets, int32_t count, int32_t sweep_escapees,
               struct ifg_event *events, int32_t max_events)
 {
     struct ifg_pidlist pids = { NULL, 0 };
     int32_t n_events = 0;
     for (int32_t i = 0; i < count; i++)
-        if (targets[i].job != 0)
-            ifg_sweep_memory(&targets[i], &pids, events, max_events, &n_events);
+        ifg_sweep_memory(&targets[i], &pids, events, max_events, &n_events);
     if (sweep_escapees)
         ifg_sweep_escapees(targets, count, events, max_events, &n_events);
     free(pids.list);
@@ -289,14 +332,14 @@ int ifg_wake(struct ifg_guard *guard)
     return PostQueuedCompletionStatus(guard->port, 0, IFG_WAKE_KEY, NULL) ? 0 : ifg_error();
 }
 
-/* Have the job notify the guard when its commit passes the limit (Windows 8+);
- * a limit < 0 removes the notification. */
-static void ifg_set_notification(struct ifg_target *target)
+/* Have the job notify the guard when its commit reaches the breach level, below the
+ * hard limit (Windows 8+); a limit < 0 removes the notification. */
+static void ifg_set_notification(ifg_target *target)
 {
     JOBOBJECT_NOTIFICATION_LIMIT_INFORMATION info;
     memset(&info, 0, sizeof info);
     if (target->memory_limit >= 0) {
-        info.JobMemoryLimit = (DWORD64)target->memory_limit;
+        info.JobMemoryLimit = (DWORD64)ifg_breach_level(target);
         info.LimitFlags = JOB_OBJECT_LIMIT_JOB_MEMORY;
     }
     if (SetInformationJobObject(ifg_job(target), JobObjectNotificationLimitInformation, &info,
@@ -307,15 +350,30 @@ static void ifg_set_notification(struct ifg_target *target)
                   (unsigned long)GetLastError());
 }
 
-int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t count)
+/* Re-arm the job's notification limit after a JOB_OBJECT_MSG_NOTIFICATION_LIMIT: the
+ * query of its limit violation is what lets Windows notify again (as Microsoft
+ * documents it; not yet observed, Wine sends no notifications).  Returns the job's
+ * commit when the notification was sent, or -1. */
+static int64_t ifg_rearm(ifg_target *target)
+{
+    JOBOBJECT_LIMIT_VIOLATION_INFORMATION violation;
+    memset(&violation, 0, sizeof violation);
+    if (!QueryInformationJobObject(ifg_job(target), JobObjectLimitViolationInformation, &violation,
+                                   sizeof violation, NULL)) {
+        IFG_TRACE("target %lld: limit violation unreadable (%lu)", (long long)target->key,
+                  (unsigned long)GetLastError());
+        return -1;
+    }
+    return violation.ViolationLimitFlags & JOB_OBJECT_LIMIT_JOB_MEMORY ? (int64_t)violation.JobMemory : -1;
+}
+
+int ifg_set_targets(struct ifg_guard *guard, ifg_target *targets, int32_t count)
 {
     uint8_t *pending = calloc((size_t)(count > 0 ? count : 1), 1);
     if (pending == NULL)
         return -ERROR_NOT_ENOUGH_MEMORY;
     for (int32_t i = 0; i < count; i++) {
-        struct ifg_target *target = &targets[i];
-        if (target->job == 0)
-            continue;
+        ifg_target *target = &targets[i];
         if (!target->attached) {
             /* A job reports to one port at most, so this is done once per job. */
             JOBOBJECT_ASSOCIATE_COMPLETION_PORT port;
@@ -338,7 +396,7 @@ int ifg_set_targets(struct ifg_guard *guard, struct ifg_target *targets, int32_t
     return 0;
 }
 
-static struct ifg_target *ifg_by_cookie(struct ifg_target *targets, int32_t count, ULONG_PTR cookie)
+static ifg_target *ifg_by_cookie(ifg_target *targets, int32_t count, ULONG_PTR cookie)
 {
     for (int32_t i = 0; i < count; i++)
         if ((ULONG_PTR)targets[i].cookie == cookie)
@@ -347,20 +405,39 @@ static struct ifg_target *ifg_by_cookie(struct ifg_target *targets, int32_t coun
 }
 
 /* One JOB_OBJECT_MSG_* packet. */
-static void ifg_job_message(struct ifg_guard *guard, struct ifg_target *targets, int32_t count,
+static void ifg_job_message(struct ifg_guard *guard, ifg_target *targets, int32_t count,
                             const OVERLAPPED_ENTRY *packet,
                             struct ifg_event *events, int32_t max_events, int32_t *n_events)
 {
-    struct ifg_target *target = ifg_by_cookie(targets, count, packet->lpCompletionKey);
+    ifg_target *target = ifg_by_cookie(targets, count, packet->lpCompletionKey);
     DWORD message = packet->dwNumberOfBytesTransferred;
     int32_t pid = (int32_t)(ULONG_PTR)packet->lpOverlapped;
     if (target == NULL)
         return;
     switch (message) {
-    case JOB_OBJECT_MSG_JOB_MEMORY_LIMIT:
-    case JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT:
     case JOB_OBJECT_MSG_NOTIFICATION_LIMIT: {
-        /* The kernel refused an allocation (hard limits) or saw commit pass ours. */
+        /* The job's commit, as Windows counts it, reached the breach level: a breach
+         * (Windows' count, not our sum of the processes' commit, which may fall a
+         * little short of it).  Re-arm first.  A job with nothing left in it was
+         * already killed, by a sweep that read it at the level before this packet
+         * was dequeued: not reported twice. */
+        int64_t at = ifg_rearm(target);
+        int64_t usage = ifg_job_usage(ifg_job(target), &guard->pids);
+        IFG_TRACE("target %lld: notification limit (commit %lld then, %lld now)",
+                  (long long)target->key, (long long)at, (long long)usage);
+        if (usage == 0)
+            break;
+        if (target->armed)
+            ifg_kill_target(target);
+        ifg_push_detail(events, max_events, n_events, target->key, IFG_EVENT_JOB_LIMIT, pid,
+                        at > usage ? at : (usage < 0 ? target->usage : usage), target->memory_limit,
+                        (int32_t)message);
+        break;
+    }
+    case JOB_OBJECT_MSG_JOB_MEMORY_LIMIT:
+    case JOB_OBJECT_MSG_PROCESS_MEMORY_LIMIT: {
+        /* The kernel refused an allocation past the hard limit (best effort: Windows
+         * does not guarantee these messages, the notification limit is the backstop). */
         int64_t usage = ifg_job_usage(ifg_job(target), &guard->pids);
         IFG_TRACE("target %lld: job message %lu (pid %d)", (long long)target->key,
                   (unsigned long)message, (int)pid);
@@ -378,7 +455,7 @@ static void ifg_job_message(struct ifg_guard *guard, struct ifg_target *targets,
     }
 }
 
-int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count,
+int ifg_cycle(struct ifg_guard *guard, ifg_target *targets, int32_t count,
               int32_t timeout_ms, int32_t sweep_escapees,
               struct ifg_event *events, int32_t max_events)
 {
@@ -406,13 +483,13 @@ int ifg_cycle(struct ifg_guard *guard, struct ifg_target *targets, int32_t count
     guard->cycles++;
     int poll_all = guard->cycles % IFG_POLL_EVERY == 0;
     for (int32_t i = 0; i < count; i++) {
-        struct ifg_target *target = &targets[i];
+        ifg_target *target = &targets[i];
         int limited = target->memory_limit >= 0;
         int notified = guard->trust_notifications && limited &&
                        target->notified_limit == target->memory_limit;
         int due = poll_all || guard->pending[i] || (limited && !notified);
         guard->pending[i] = 0;
-        if (target->job != 0 && due)
+        if (due)
             ifg_sweep_memory(target, &guard->pids, events, max_events, &n_events);
     }
     if (sweep_escapees)

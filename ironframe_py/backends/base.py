@@ -18,25 +18,11 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from .._resource import Resource
 from ..spec import Limits, ProcessSpec
 
 __all__ = ["Resource", "Step", "ContainerContext", "Stats", "KillReport",
-           "ProcessHandle", "BackendContainer", "GuardAdapter", "Backend"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Resource:
-    """One OS resource a container owns, as recorded in the state store.
-
-    ``kind`` names the primitive (``"cgroup"``, ``"dir"``, ``"loopfs"``,
-    ``"job"``, ``"user"``, ...), ``key`` identifies it uniquely within the
-    container (usually a path or a name) and ``data`` holds JSON-able facts
-    enough to remove it after a crash.
-    """
-
-    kind: str
-    key: str
-    data: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+           "ProcessHandle", "BackendContainer", "GuardWatch", "Backend"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,20 +132,37 @@ class BackendContainer(Protocol):
         """Release any handles held by this view (not the container)."""
 
 
-class GuardAdapter(Protocol):
-    """The service's view of the guard thread; the backend translates containers to targets."""
+class GuardWatch(Protocol):
+    """One watched container as :class:`ironframe_py.guard.Guard` holds it: the OS half
+    of the guard (``backends/<os>/guard_watch.py``), which keeps what the target needs
+    open and fills the OS's C target struct (``ifg_target``) from it.
 
-    def watch(self, ctx: ContainerContext, view: BackendContainer) -> None:
-        """Start watching a container (memory against its limit, escapees)."""
+    The guard builds a fresh array of C targets whenever its set of targets
+    changes; ``save`` and ``fill`` carry what the C loop learnt across that.
+    """
 
-    def update(self, ctx: ContainerContext, view: BackendContainer) -> None:
-        """The container's limits changed."""
+    key: str
+    target: Any                           # the OS's frozen target dataclass (has memory_limit)
+    register_at: float                    # monotonic time after which to register thresholds
+    usage: int
+    peak: int
 
-    def unwatch(self, handle: str) -> None:
-        """Stop watching (before the container is destroyed); idempotent."""
+    def register_thresholds(self) -> bool:
+        """Register kernel-side thresholds, if the OS has any (slow; off the caller's
+        path); True if the C target should be refilled to use them."""
 
-    def stop(self) -> None:
-        """Stop the guard thread; nothing of it is left running afterwards."""
+    def fill(self, cell: Any, key_index: int) -> None:
+        """Write this target into one C ``ifg_target`` (``key_index``: its place)."""
+
+    def save(self, cell: Any) -> None:
+        """Keep what the C loop wrote into ``cell`` before the array is rebuilt."""
+
+    def carry(self, old: Any) -> None:
+        """Continue ``old`` (the same container watched before with other settings)."""
+
+    def close(self) -> None:
+        """Release what this watch holds (fds); the guard calls it once the C loop
+        no longer uses them."""
 
 
 class Backend(Protocol):
@@ -189,9 +192,10 @@ class Backend(Protocol):
     def prepare_root(self, root: str) -> None:
         """Create/secure the service root's sub-directories (called once per service)."""
 
-    def make_guard(self, interval: float, on_event: Callable[[Any], None]) -> GuardAdapter:
-        """The running guard for this OS, watching nothing yet; it reports
-        :class:`ironframe_py.guard.GuardEvent` objects to ``on_event``."""
+    def guard_target(self, ctx: ContainerContext, view: BackendContainer) -> Any:
+        """What the guard watches for this container (this OS's guard target: cgroup
+        files on Linux, the job handle and user SID on Windows); the service hands it
+        to its :class:`~ironframe_py.service_guard.ServiceGuard`."""
 
     def check_host(self) -> None:
         """Raise a clear error if this host cannot run containers (privileges...)."""

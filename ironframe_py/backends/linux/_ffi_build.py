@@ -42,7 +42,8 @@ def make_builder() -> FFI:
         MODULE,
         preamble_text(),
         sources=sources,
-        include_dirs=[str(HERE / "_csrc")],
+        # _guard/proc_ids.h: the guard core's definition of "a process of the user"
+        include_dirs=[str(HERE / "_csrc"), str(HERE.parents[1] / "_guard")],
         libraries=["acl"],
         extra_compile_args=["-O2", "-Wall", "-Wno-unused-function"],
     )

@@ -33,6 +33,7 @@ from ...spec import Limits, ProcessSpec
 from ..base import ContainerContext, Resource, Stats, Step
 from . import acl, disk, fstree, launch, users
 from .cgroup import CgroupLayout, CgroupSet, remove_dir
+from .guard_target import LinuxGuardTarget, target_for
 
 DIR_MODE = 0o700
 ROOT_MODE = 0o711
@@ -87,12 +88,9 @@ class LinuxBackend:
         """Remove this service's parent cgroups if no container uses them."""
         self.layout.remove_parents()
 
-    def make_guard(self, interval: float, on_event: Callable[[Any], None]):
-        """The guard thread, watching containers through their cgroup files."""
-        from ..service_guard import ServiceGuard
-        from .guard_target import target_for
-
-        return ServiceGuard(interval, on_event, target_for)
+    def guard_target(self, ctx: ContainerContext, view: LinuxContainerView) -> LinuxGuardTarget:
+        """The cgroup files through which the guard watches this container."""
+        return target_for(ctx, view)
 
     # --- plan / release ----------------------------------------------------------------------
 

@@ -28,8 +28,7 @@ import shutil
 import stat
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from ...errors import InvalidState, NotFound, OSCallError, SpecError, UnsupportedOnPlatform, os_error
 from ...spec import Limits, ProcessSpec
@@ -38,6 +37,7 @@ from . import acl, launch, quota, users
 from ._api import REAL, Api
 from ._ffi import C
 from ._winerror import WAIT_TIMEOUT, NERR_UserExists
+from .guard_target import WindowsGuardTarget, target_for
 from .job import JobObject, UiLimit, cpu_rate_for, terminate_named, weight_for
 
 LOGON_TYPES = {"interactive": C.LOGON32_LOGON_INTERACTIVE, "batch": C.LOGON32_LOGON_BATCH}
@@ -126,12 +126,9 @@ class WindowsBackend:
         """``c_`` + 18 upper-case hex chars of SHA-1(handle)."""
         return users.user_name_for(ctx.handle)
 
-    def make_guard(self, interval: float, on_event: Callable[[Any], None]):
-        """The C guard thread: job messages, job commit against the limit, escapees by SID."""
-        from ..service_guard import ServiceGuard
-        from .guard_target import target_for
-
-        return ServiceGuard(interval, on_event, target_for)
+    def guard_target(self, ctx: ContainerContext, view: WindowsContainerView) -> WindowsGuardTarget:
+        """The job handle and user SID through which the guard watches this container."""
+        return target_for(ctx, view, exit_code=EXIT_KILLED)
 
     def close(self) -> None:
         """Close the job handles this service still holds (kill-on-close ends their processes)."""

@@ -6,19 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..guard import Guard, GuardEvent, GuardTarget
-from .base import ContainerContext
+from .backends.base import BackendContainer, ContainerContext
+from .guard import Guard, GuardEvent
 
-TargetFor = Callable[[ContainerContext, Any], GuardTarget]
+TargetFor = Callable[[ContainerContext, Any], Any]
 
 
 class ServiceGuard:
-    """Implements :class:`~ironframe_py.backends.base.GuardAdapter` for every OS.
+    """The service's guard thread, for every OS.
 
     :param interval: seconds between the guard's sweeps.
     :param on_event: receives each :class:`~ironframe_py.guard.GuardEvent`.
     :param target_for: the backend's ``(ctx, view) -> target`` translation
-        (cgroup files on Linux, the job handle and user SID on Windows).
+        (:meth:`~ironframe_py.backends.base.Backend.guard_target`: cgroup files
+        on Linux, the job handle and user SID on Windows).
     """
 
     def __init__(self, interval: float, on_event: Callable[[GuardEvent], None],
@@ -30,11 +31,11 @@ class ServiceGuard:
     def __repr__(self) -> str:
         return f"<ServiceGuard {self.guard!r}>"
 
-    def watch(self, ctx: ContainerContext, view: Any) -> None:
+    def watch(self, ctx: ContainerContext, view: BackendContainer) -> None:
         """Watch a container's memory and its user's processes outside it."""
         self.guard.watch(ctx.handle, self.target_for(ctx, view))
 
-    def update(self, ctx: ContainerContext, view: Any) -> None:
+    def update(self, ctx: ContainerContext, view: BackendContainer) -> None:
         """The container's memory limit changed."""
         self.guard.update_limit(ctx.handle, ctx.limits.memory)
 
