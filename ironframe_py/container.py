@@ -14,6 +14,7 @@ import os
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -92,6 +93,8 @@ class LiveState:
     detached: bool
     user: str
     lock: threading.RLock = dataclasses.field(default_factory=threading.RLock)
+    #: processes started through this container and still referenced (reaped on destroy)
+    processes: weakref.WeakSet[ContainerProcess] = dataclasses.field(default_factory=weakref.WeakSet)
 
 
 class Container:
@@ -178,12 +181,14 @@ class Container:
             self._require(ACTIVE, "run a process")
             full_env = dict(live.ctx.env)
             full_env.update(spec.env)
-            return _process.start(live.view, spec, full_env, handle=self.handle,
+            proc = _process.start(live.view, spec, full_env, handle=self.handle,
                                   on_exit=self._process_exited)
+            live.processes.add(proc)
+            return proc
 
     def _process_exited(self, _proc: ContainerProcess) -> None:
         """Record the kernel OOM kills a process exit may reveal."""
-        if self.state == DESTROYED:
+        if self.state in (DESTROYING, DESTROYED):
             return
         try:
             self._sync_kernel_kills(self._live.view.stats())

@@ -15,7 +15,31 @@ from typing import IO, Any
 from .backends.base import BackendContainer, ProcessHandle
 from .spec import DEVNULL, PIPE, STDOUT, ProcessSpec
 
-__all__ = ["ContainerProcess", "start"]
+__all__ = ["ContainerProcess", "start", "reap_abandoned"]
+
+# Handles of processes whose ContainerProcess was dropped before they were waited
+# for (as subprocess keeps ``_active``): reaped by the next start() and by
+# destroy(), so that none stays a zombie with an open pidfd.
+_abandoned: set[ProcessHandle] = set()
+_abandoned_lock = threading.Lock()
+
+
+def reap_abandoned() -> int:
+    """Reap every dropped process that has exited; return how many are still running."""
+    with _abandoned_lock:
+        handles = list(_abandoned)
+    for handle in handles:
+        try:
+            status = handle.wait(0)
+        except Exception as err:  # a handle that cannot be waited on any more: give it up
+            log.debug("dropping abandoned pid %s: %s", handle.pid, err)
+            status = -1
+        if status is not None:
+            handle.close()
+            with _abandoned_lock:
+                _abandoned.discard(handle)
+    with _abandoned_lock:
+        return len(_abandoned)
 
 log = logging.getLogger("ironframe_py")
 
@@ -27,6 +51,8 @@ def start(view: BackendContainer, spec: ProcessSpec, env: Mapping[str, str], *, 
     Pipes and ``/dev/null`` are opened here; the child's ends are closed
     once it has started, and every end is closed if the spawn fails.
     """
+    if _abandoned:
+        reap_abandoned()
     child_fds, parent_fds, to_close = _stdio(spec)
     try:
         process = view.spawn(spec, env, child_fds)
@@ -199,6 +225,12 @@ class ContainerProcess:
 
     def __enter__(self) -> ContainerProcess:
         return self
+
+    def __del__(self) -> None:
+        # Never waited for: hand the OS handle to the reaper, as Popen.__del__ does.
+        if getattr(self, "returncode", 0) is None and hasattr(self, "_handle"):
+            with _abandoned_lock:
+                _abandoned.add(self._handle)
 
     def __exit__(self, *exc: object) -> None:
         for stream in (self.stdout, self.stderr, self.stdin):

@@ -23,6 +23,7 @@ from typing import Any
 import psutil
 
 from . import _platform
+from . import process as _process
 from ._kills import KillEvent, KillLog
 from ._store import Store, open_store
 from .backends.base import Backend, ContainerContext, Resource
@@ -342,6 +343,10 @@ class ContainerService:
             errors.append(err)
         finally:
             view.close()
+        if live is not None:  # our children: reap what the kill left as zombies
+            for proc in list(live.processes):
+                proc.poll()
+            _process.reap_abandoned()
         errors += self._release_all(record.handle, resources)
         if errors:
             for failure in errors:
