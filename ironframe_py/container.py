@@ -40,7 +40,13 @@ _NO_ENV: Mapping[str, str] = MappingProxyType({})
 
 @dataclasses.dataclass(frozen=True)
 class ContainerInfo:
-    """A snapshot of a container: state, limits, usage and kill events."""
+    """A snapshot of a container: state, limits, usage and kill events.
+
+    ``detached`` is true for a container made to outlive its creator;
+    ``guard`` is the service's guard: ``"running"``, ``"down"`` (its thread
+    died or was stopped: kernel limits still hold, guard-only limits and
+    escapees are not enforced) or ``"off"``.
+    """
 
     handle: str
     state: str
@@ -58,6 +64,7 @@ class ContainerInfo:
     kill_events: tuple[KillEvent, ...]
     properties: Mapping[str, str]
     detached: bool = False
+    guard: str = "off"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (used by ``ironframe info --json``)."""
@@ -75,6 +82,9 @@ class ContainerHost(Protocol):
 
     def limits_changed(self, live: LiveState) -> None:
         """The container's limits changed: keep the store and the guard in step."""
+
+    def guard_status(self) -> str:
+        """``"running"``, ``"down"`` or ``"off"`` (see ``ContainerService.guard_status``)."""
 
 
 @dataclasses.dataclass
@@ -284,7 +294,8 @@ class Container:
             cpu_time=stats.cpu_time, processes=stats.processes,
             disk_usage=stats.disk_usage, disk_method=stats.disk_method,
             kill_events=tuple(self._kills.events(self.handle)),
-            properties=self._store.properties(self.handle), detached=live.detached)
+            properties=self._store.properties(self.handle), detached=live.detached,
+            guard=self._host.guard_status())
 
     def kill_events(self) -> list[KillEvent]:
         """Every limit enforcement recorded for this container, oldest first

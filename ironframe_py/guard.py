@@ -161,6 +161,8 @@ class Guard:
         self._stop_waiting = threading.Event()  # cuts the registrar's wait for register_at short
         self._registrar: threading.Thread | None = None
         self.sweeps = 0
+        #: the exception that ended the thread, if one did
+        self.failure: BaseException | None = None
 
     def __repr__(self) -> str:
         return (f"<Guard interval={self.interval}s watching {len(self._watched)} "
@@ -332,6 +334,14 @@ class Guard:
                 self.lib.ifg_wake(self._core)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as err:  # the thread ends; the service reports the guard as down
+            self.failure = err
+            log.critical("guard thread died (%r): kernel limits still hold, but breaches of "
+                         "guard-only limits and escapees go unseen until it is restarted", err)
+
+    def _loop(self) -> None:
         cells, order = self._apply()
         last_escape_sweep = 0.0
         timeout_ms = max(1, round(self.interval * 1000))

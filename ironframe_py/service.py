@@ -100,6 +100,7 @@ class ContainerService:
         self._owner = _owner_identity()
         _OPEN_SERVICES.add(self._owner[2])
         self._closed = False
+        self._guard_down_logged = False
         self._guard = ServiceGuard(guard_interval, self._kills.guard_event, self.backend.guard_target) \
             if guard_interval is not None else None
 
@@ -237,6 +238,28 @@ class ContainerService:
         if errors:
             raise CleanupError(f"recover: {len(errors)} containers could not be removed", errors)
         return removed
+
+    @property
+    def guard_status(self) -> str:
+        """``"running"``; ``"down"`` if the guard thread died or was stopped (kernel limits
+        still hold; see :meth:`restart_guard`); ``"off"`` for a service made without one."""
+        if self._guard is None:
+            return "off"
+        status = self._guard.status
+        if status != "running" and not self._guard_down_logged:
+            self._guard_down_logged = True
+            log.error("the guard of %s is down: kernel limits hold, guard-only limits and "
+                      "escapees are not enforced until restart_guard()", self.root)
+        return status
+
+    def restart_guard(self) -> None:
+        """Start a new guard thread watching every open container (after it died)."""
+        self._check_open()
+        if self._guard is None:
+            raise InvalidState("off", "restart the guard", "the service was made with "
+                               "guard_interval=None")
+        self._guard.restart()
+        self._guard_down_logged = False
 
     def close(self) -> None:
         """Stop the guard and release service-level resources.
@@ -389,6 +412,9 @@ class _Host:
 
     def limits_changed(self, live: LiveState) -> None:
         self._service._limits_changed(live)
+
+    def guard_status(self) -> str:
+        return self._service.guard_status
 
 
 # --- helpers -----------------------------------------------------------------------------------------

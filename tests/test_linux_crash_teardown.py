@@ -23,7 +23,7 @@ import pytest
 from _support import need_root
 from linux_fixtures import assert_no_trace, cgroup_dirs_named, loops_backed_under, make_root, mounts_under
 
-from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits
+from ironframe_py import PIPE, ContainerService, Limits
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANDLE = "crashdown"

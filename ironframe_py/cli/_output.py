@@ -109,6 +109,7 @@ def info_json(info: ContainerInfo) -> dict[str, Any]:
         "handle": info.handle,
         "state": info.state,
         "detached": info.detached,
+        "guard": info.guard,
         "path": info.path,
         "uid": info.uid,
         "user": info.user,
@@ -140,6 +141,7 @@ def info_table(info: ContainerInfo) -> str:
         ("handle", info.handle), ("state", info.state),
         ("lifetime", "detached (stays until destroyed)" if info.detached
          else "owned (removed by recover once its owner has exited)"),
+        ("guard", info.guard),
         ("path", info.path),
         ("user", f"{info.user} (uid {info.uid})"),
         ("created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created))),
