@@ -104,18 +104,44 @@ class Store:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
-        if row is None:
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
+        with self._errors("open"):
+            self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            check = self._db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {check[0] if check else 'no answer'}")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+            if row is None:
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)",
+                                 (str(SCHEMA_VERSION),))
+        if row is not None and int(row[0]) != SCHEMA_VERSION:
             raise StoreError(f"state store {path} has schema {row[0]}, this version "
-                                 f"understands {SCHEMA_VERSION}")
+                             f"understands {SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """sqlite's errors as :class:`StoreError`, saying what to do about them."""
+        try:
+            yield
+        except sqlite3.DatabaseError as err:
+            text = str(err)
+            if "full" in text:
+                advice = "free space on the filesystem holding it; nothing was changed"
+            elif isinstance(err, sqlite3.OperationalError) and "locked" in text:
+                advice = "another process holds its lock; retry"
+            elif isinstance(err, sqlite3.OperationalError):
+                advice = "check its permissions and the filesystem"
+            else:
+                advice = DAMAGED_ADVICE.format(path=self.path)
+            raise StoreError(f"state store {self.path}: {doing} failed: {text}: {advice}") from err
+
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock, self._errors("read"):
+            return self._db.execute(sql, params).fetchall()
 
     def close(self) -> None:
         """Close the database connection; idempotent."""
@@ -127,7 +153,7 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """An IMMEDIATE transaction (takes the write lock up front)."""
-        with self._lock:
+        with self._lock, self._errors("write"):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -169,16 +195,14 @@ class Store:
 
     def container(self, handle: str) -> ContainerRecord:
         """The record of ``handle``; :class:`ContainerNotFound` if there is none."""
-        with self._lock:
-            row = self._db.execute("SELECT * FROM containers WHERE handle=?", (handle,)).fetchone()
-        if row is None:
+        rows = self._query("SELECT * FROM containers WHERE handle=?", (handle,))
+        if not rows:
             raise ContainerNotFound(handle)
-        return _container_from_row(row)
+        return _container_from_row(rows[0])
 
     def containers(self) -> list[ContainerRecord]:
         """Every container record, oldest first."""
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM containers ORDER BY created").fetchall()
+        rows = self._query("SELECT * FROM containers ORDER BY created")
         return [_container_from_row(row) for row in rows]
 
     def set_state(self, handle: str, state: str) -> None:
@@ -235,18 +259,16 @@ class Store:
 
     def resources(self, handle: str) -> list[Resource]:
         """The container's resources in creation order (intents included)."""
-        with self._lock:
-            rows = self._db.execute("SELECT kind, key, data FROM resources WHERE handle=? ORDER BY seq",
-                                    (handle,)).fetchall()
+        rows = self._query("SELECT kind, key, data FROM resources WHERE handle=? ORDER BY seq",
+                           (handle,))
         return [Resource(kind, key, json.loads(data)) for kind, key, data in rows]
 
     # --- properties ----------------------------------------------------------------
 
     def properties(self, handle: str) -> dict[str, str]:
         """All properties of the container."""
-        with self._lock:
-            rows = self._db.execute("SELECT name, value FROM properties WHERE handle=? ORDER BY name",
-                                    (handle,)).fetchall()
+        rows = self._query("SELECT name, value FROM properties WHERE handle=? ORDER BY name",
+                           (handle,))
         return dict(rows)
 
     def set_property(self, handle: str, name: str, value: str) -> None:
@@ -272,9 +294,8 @@ class Store:
 
     def events(self, handle: str, kinds: Sequence[str] | None = None) -> list[EventRecord]:
         """The container's events, oldest first."""
-        with self._lock:
-            rows = self._db.execute("SELECT handle, time, kind, lim, usage, pid, detail FROM events "
-                                    "WHERE handle=? ORDER BY id", (handle,)).fetchall()
+        rows = self._query("SELECT handle, time, kind, lim, usage, pid, detail FROM events "
+                           "WHERE handle=? ORDER BY id", (handle,))
         records = [EventRecord(*row) for row in rows]
         return [r for r in records if kinds is None or r.kind in kinds]
 
@@ -287,6 +308,14 @@ def _container_from_row(row: tuple) -> ContainerRecord:
 
 STORE_MODE = 0o600
 
+DAMAGED_ADVICE = (
+    "the database is damaged; no service will start on it, so that no container it records "
+    "is forgotten. Stop every service using this root, keep a copy of {path}* , then try "
+    "`sqlite3 {path} .recover | sqlite3 {path}.recovered` and move the recovered file into "
+    "place; or move the damaged files aside to start with an empty store, and remove the "
+    "containers it recorded by hand (their cgroups, directories under containers/, mounts "
+    "and loop devices)")
+
 
 def open_store(root: str) -> Store:
     """Open (creating if needed) the store of a service root.
@@ -295,8 +324,20 @@ def open_store(root: str) -> Store:
     service's user (mode 0600): they hold every container's environment and
     properties, and a container user who could open ``-shm`` could take a
     read lock that stalls every write of the service.
+
+    A store that is missing or empty while ``containers/`` holds container
+    directories was lost or truncated: opening it would forget those
+    containers, so that raises :class:`StoreError` instead, as does a
+    damaged database.
     """
     path = os.path.join(root, "state.db")
+    existed = os.path.exists(path) and os.path.getsize(path) > 0
+    if not existed:
+        left = _container_dirs(root)
+        if left:
+            raise StoreError(f"state store {path} is missing or empty, but {len(left)} container "
+                             f"directories remain under {os.path.join(root, 'containers')} "
+                             f"({', '.join(sorted(left)[:5])}): " + DAMAGED_ADVICE.format(path=path))
     os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, STORE_MODE))
     for name in (path, path + "-wal", path + "-shm"):
         try:
@@ -304,3 +345,10 @@ def open_store(root: str) -> Store:
         except FileNotFoundError:
             continue
     return Store(path)
+
+
+def _container_dirs(root: str) -> list[str]:
+    try:
+        return os.listdir(os.path.join(root, "containers"))
+    except FileNotFoundError:
+        return []
