@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import json
 import os
@@ -16,7 +17,7 @@ from ..errors import ContainerNotFound, ExecutableNotFound, OSCallError
 from ..process import ContainerProcess
 from ..service import ContainerService
 from ..spec import ContainerSpec, ProcessSpec
-from . import _options, _output
+from . import _options, _output, _tty
 from ._errors import (
     EXIT_CANNOT_EXECUTE,
     EXIT_ERROR,
@@ -37,7 +38,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _service(args, guard=True) as service, _TerminationSignals() as signals:
         container = _create(service, spec, args, detached=False)
         try:
-            status = _wait(_start(container, process), signals)
+            status = _run_attached(container, process, signals)
             message = _limit_message(container)
         finally:
             container.destroy()
@@ -51,7 +52,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     with _service(args, guard=True) as service, _TerminationSignals() as signals:
         container = service.get(args.handle)
         before = len(container.kill_events())
-        status = _wait(_start(container, process), signals)
+        status = _run_attached(container, process, signals)
         message = _limit_message(container, skip=before)
     return _finish(container, status, message)
 
@@ -152,6 +153,18 @@ def _start(container: Container, process: ProcessSpec) -> ContainerProcess:
             raise
         code = EXIT_NOT_FOUND if err.errno == errno.ENOENT else EXIT_CANNOT_EXECUTE
         raise CliError(f"{err.target or 'CMD'}: cannot execute: {err.strerror}", code) from None
+
+
+def _run_attached(container: Container, process: ProcessSpec, signals: _TerminationSignals) -> int:
+    """Run the command attached to this terminal -- through a pty of its own when stdin is one."""
+    if not _tty.wants_pty():
+        return _wait(_start(container, process), signals)
+    with _tty.PtyRelay() as pty:
+        proc = _start(container, dataclasses.replace(
+            process, stdin=pty.slave, stdout=pty.slave, stderr=pty.slave))
+        pty.close_slave()
+        pty.relay(exited=lambda: proc.poll() is not None, stop=lambda: bool(signals.received))
+    return _wait(proc, signals)
 
 
 def _wait(proc: ContainerProcess, signals: _TerminationSignals) -> int:

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -106,6 +107,12 @@ static int ifl_child_main(void *opaque)
     for (int i = 0; i < 3; i++)
         if (dup2(moved[i], i) < 0)
             ifl_fail(child, IFL_STAGE_DUP);
+    /* A terminal of its own (the pty `ironframe run` makes) becomes the session's
+     * controlling terminal, so ^C and job control work inside.  Someone else's
+     * controlling terminal is refused by the kernel (EPERM without privileges,
+     * which the child no longer has): that failure is the point, not an error. */
+    if (isatty(0))
+        (void)ioctl(0, TIOCSCTTY, 0);
     if (ifl_close_from(3) < 0)
         ifl_fail(child, IFL_STAGE_CLOSE);
 
