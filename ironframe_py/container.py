@@ -57,6 +57,7 @@ class ContainerInfo:
     kill_events: tuple[KillEvent, ...]
     properties: Mapping[str, str]
     detached: bool = False
+    namespaces: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (used by ``ironframe info --json``)."""
@@ -279,7 +280,8 @@ class Container:
             cpu_time=stats.cpu_time, processes=stats.processes,
             disk_usage=stats.disk_usage, disk_method=stats.disk_method,
             kill_events=tuple(self._kills.events(self.handle)),
-            properties=self._store.properties(self.handle), detached=live.detached)
+            properties=self._store.properties(self.handle), detached=live.detached,
+            namespaces=stats.namespaces)
 
     def kill_events(self) -> list[KillEvent]:
         """Every limit enforcement recorded for this container, oldest first
