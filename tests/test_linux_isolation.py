@@ -426,40 +426,40 @@ def test_destroy_leaves_no_namespace_mount_or_ipc_object_and_frees_shmem(service
 
 # --- failure and rollback ------------------------------------------------------------------------
 
-def _children_of_us() -> list[int]:
+def _namespace_fds_of_us() -> list[str]:
+    """What each of our descriptors that names a namespace (``net:[4026...]``) points at."""
     found = []
-    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+    for fd in os.listdir("/proc/self/fd"):
         try:
-            with open(f"/proc/{pid}/stat") as file:
-                fields = file.read().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:
             continue
-        if int(fields[1]) == os.getpid():
-            found.append(int(pid))
+        if any(target.startswith(f"{kind}:[") for kind in ("mnt", "ipc", "uts", "net")):
+            found.append(target)
     return found
 
 
 @pytest.mark.parametrize("failing", ["mnt", "net"])
-def test_a_failing_namespace_step_rolls_back_and_reaps_the_setup_child(service, monkeypatch,
-                                                                        failing):
+def test_a_failing_namespace_step_rolls_back_and_closes_the_namespaces(service, monkeypatch,
+                                                                       failing):
     from ironframe_py.backends.linux import mounts
 
     real_bind = mounts.bind_file
 
     def bind_file(source: str, target: str) -> None:
-        if source.endswith("/" + failing):
+        if target.endswith("/" + failing):
             raise OSError(errno.EPERM, "injected", target)
         real_bind(source, target)
 
     monkeypatch.setattr(mounts, "bind_file", bind_file)
-    before = _children_of_us()
+    before = _namespace_fds_of_us()
     with pytest.raises(OSError, match="injected"):
         service.create(ContainerSpec(handle="doomed", limits=Limits(disk="8M")))
     assert service.list() == []
     assert mounts_under(service.root) == []
     assert os.listdir(os.path.join(service.root, "ns")) == []
     assert not os.path.exists(os.path.join(service.root, "containers", "doomed"))
-    assert _children_of_us() == before  # the setup child was let go and reaped
+    assert _namespace_fds_of_us() == before  # the setup child's descriptors were closed
 
 
 def test_a_setup_failure_names_its_stage(service, monkeypatch):
@@ -482,3 +482,19 @@ def test_a_setup_failure_names_its_stage(service, monkeypatch):
     assert caught.value.errno == errno.ENOTDIR  # O_NOFOLLOW | O_DIRECTORY on a symlink
     assert caught.value.target == "/tmp"
     assert service.list() == [] and mounts_under(service.root) == []
+    assert _namespace_fds_of_us() == []
+
+
+def test_no_namespace_descriptor_reaches_the_container(service):
+    with service.create() as box:
+        out = ok(box, """
+            import os
+            print(sorted(int(fd) for fd in os.listdir("/proc/self/fd")))
+        """)
+        assert out.strip() == "[0, 1, 2, 3]"  # stdio and listdir's own descriptor
+        # and each process is in the container's namespaces, not the host's
+        inodes = ns_inodes(box)
+        out = ok(box, "import os; print(' '.join(f'{t}={os.stat(\"/proc/self/ns/\" + t).st_ino}' "
+                      "for t in ('mnt', 'ipc', 'uts', 'net')))")
+        assert dict(item.split("=") for item in out.split()) == {k: str(v) for k, v in inodes.items()}
+        assert all(os.stat(f"/proc/self/ns/{t}").st_ino != inodes[t] for t in inodes)

@@ -123,24 +123,30 @@ def open_namespace(path: str) -> int:
 # --- namespace setup --------------------------------------------------------------------------------
 
 NS_STAGES: dict[int, str] = {
-    lib.IFL_NS_STAGE_PIPE: "pipe", lib.IFL_NS_STAGE_CLONE: "clone",
+    lib.IFL_NS_STAGE_NSFD: "nsfd", lib.IFL_NS_STAGE_CLONE: "clone",
     lib.IFL_NS_STAGE_UNSHARE: "unshare", lib.IFL_NS_STAGE_PROPAGATION: "propagation",
     lib.IFL_NS_STAGE_MOUNTINFO: "mountinfo", lib.IFL_NS_STAGE_DETACH: "detach",
     lib.IFL_NS_STAGE_OPEN: "open", lib.IFL_NS_STAGE_READONLY: "readonly",
     lib.IFL_NS_STAGE_BIND: "bind", lib.IFL_NS_STAGE_SHM: "shm", lib.IFL_NS_STAGE_MQUEUE: "mqueue",
     lib.IFL_NS_STAGE_COVER: "cover", lib.IFL_NS_STAGE_HOSTNAME: "hostname",
-    lib.IFL_NS_STAGE_LOOPBACK: "loopback", lib.IFL_NS_STAGE_REPORT: "report",
+    lib.IFL_NS_STAGE_LOOPBACK: "loopback",
 }
 """Name of each ``IFL_NS_STAGE_*`` value, as used in the ``nsinit:<stage>`` error function name."""
 
 
-def ns_start(root: str, container: str, private: Sequence[tuple[str, str]], hostname: str,
-             shm_size: int, flags: int) -> tuple[int, int]:
-    """Start the namespace setup child (``_csrc/nsinit.c``); return ``(pid, hold_fd)``.
+NS_FD_TYPES = ("mnt", "ipc", "uts", "net")
+"""The namespace type of each ``ifl_ns_result.ns_fds`` entry."""
+
+
+def ns_create(root: str, container: str, private: Sequence[tuple[str, str]], hostname: str,
+              shm_size: int, flags: int) -> dict[str, int]:
+    """Make a container's namespaces (``_csrc/nsinit.c``); return a close-on-exec
+    descriptor of each, by type (``"mnt"``, ``"ipc"``, ``"uts"``, ``"net"``).
 
     ``private`` lists ``(target, source)`` directory pairs bound in the new
-    mount namespace.  The child waits until ``hold_fd`` is closed; reap it
-    then.  A failing child has been reaped; the error's function is
+    mount namespace.  The setup child has exited and been reaped; the
+    descriptors alone keep the namespaces alive, and the caller must close
+    them.  On failure nothing is left open and the error's function is
     ``nsinit:<stage>`` (:data:`NS_STAGES`).
     https://man7.org/linux/man-pages/man2/unshare.2.html
     """
@@ -164,14 +170,15 @@ def ns_start(root: str, container: str, private: Sequence[tuple[str, str]], host
     args.shm_size = shm_size
     args.flags = flags
     result = ffi.new("struct ifl_ns_result *")
-    hold = ffi.new("int *")
-    pid = lib.ifl_ns_start(args, result, hold)
-    if pid >= 0:
-        return pid, hold[0]
+    if lib.ifl_ns_create(args, result) == 0:
+        return {name: result.ns_fds[i] for i, name in enumerate(NS_FD_TYPES)
+                if result.ns_fds[i] >= 0}
     stage = NS_STAGES.get(result.stage, str(result.stage))
     target = container
     if stage in ("bind", "open") and 0 <= result.index < len(private):
         target = private[result.index][0]
+    elif stage == "nsfd" and 0 <= result.index < len(NS_FD_TYPES):
+        target = f"/proc/self/ns/{NS_FD_TYPES[result.index]}"
     raise os_error(f"nsinit:{stage}", errno=result.error, target=target)
 
 

@@ -8,16 +8,18 @@ The plan steps, in order:
 1. ``nsdir`` resource: ``<root>/ns/<handle>``, a private bind mount of
    itself, holding one empty file per namespace type;
 2. the container's private directories (``.ironframe/tmp``, ...) on its own
-   storage, then the setup child (``_csrc/nsinit.c``), which unshares and
-   builds the mount view, then waits (no resource: it dies with us);
-3. one ``ns`` resource per type: ``/proc/<child>/ns/<type>`` bound onto its
-   file;
-4. the setup child is let go and reaped.
+   storage, then the setup child (``_csrc/nsinit.c``): it unshares, builds
+   the mount view, opens its ``/proc/self/ns/<type>`` files into *our*
+   descriptor table (``CLONE_FILES``) and exits; those descriptors alone
+   keep the namespaces alive (no resource: they close if we die);
+3. one ``ns`` resource per type: the descriptor bound onto its file
+   (through ``/proc/self/fd/<n>``);
+4. the descriptors are closed: the bound files hold the namespaces now.
 
 Releasing an ``ns`` resource unmounts its file; the kernel frees the
 namespace -- its mounts, SysV objects, message queues, ``/dev/shm`` pages
 and network devices -- when the last file and the last process let go.
-Releasing the ``nsdir`` also stops a setup child still held (a failed
+Releasing the ``nsdir`` also closes descriptors still held (a failed
 create) and removes the directory.  Both treat "already gone" as success.
 """
 
@@ -53,7 +55,7 @@ PRIVATE_MODE = 0o1777
 #: where mount_setattr(2) exists; the tests run both paths.
 USE_MOUNT_SETATTR = True
 
-_held: dict[str, _SetupChild] = {}
+_held: dict[str, dict[str, int]] = {}  # ns directory -> descriptors, between steps 2 and 4
 _held_lock = threading.Lock()
 
 
@@ -145,54 +147,40 @@ def _start(root: str, directory: str, ctx: ContainerContext, types: Sequence[str
     flags = 0 if USE_MOUNT_SETATTR else lib.IFL_NS_NO_SETATTR
     if "net" in types:
         flags |= lib.IFL_NS_NET
-    pid, hold_fd = _api.ns_start(os.path.realpath(root), os.path.realpath(ctx.path),
-                                 _private_sources(ctx), ctx.handle, ctx.limits.memory or 0,
-                                 flags)
+    fds = _api.ns_create(os.path.realpath(root), os.path.realpath(ctx.path),
+                         _private_sources(ctx), ctx.handle, ctx.limits.memory or 0, flags)
     with _held_lock:
-        _held[directory] = _SetupChild(pid, hold_fd)
+        _held[directory] = fds
 
 
 def _binder(directory: str, ns_type: str, path: str):
     def bind() -> None:
         with _held_lock:
-            child = _held.get(directory)
-        if child is None:
-            raise os_error("mount", errno=errno.ESRCH, target=path, strerror="no namespace setup child")
-        mounts.bind_file(f"/proc/{child.pid}/ns/{ns_type}", path)
+            fd = _held.get(directory, {}).get(ns_type)
+        if fd is None:
+            raise os_error("mount", errno=errno.EBADF, target=path,
+                           strerror=f"no {ns_type} namespace descriptor held")
+        mounts.bind_file(f"/proc/self/fd/{fd}", path)
     bind.__name__ = f"bind_{ns_type}"
     return bind
 
 
 def _finish(directory: str) -> None:
     with _held_lock:
-        child = _held.pop(directory, None)
-    if child is None:
-        raise os_error("waitpid", errno=errno.ECHILD, target=directory, strerror="no namespace setup child")
-    status = child.stop()
-    if status != 0:
-        raise os_error("nsinit:exit", errno=errno.EIO, target=directory,
-                       strerror=f"the namespace setup child ended with status {status}")
+        fds = _held.pop(directory, None)
+    if fds is None:
+        raise os_error("close", errno=errno.EBADF, target=directory,
+                       strerror="no namespace descriptors held")
+    _close_all(fds)
 
 
 def _stop(directory: str) -> None:
     with _held_lock:
-        child = _held.pop(directory, None)
-    if child is not None:
-        child.stop()
+        fds = _held.pop(directory, None)
+    if fds is not None:
+        _close_all(fds)
 
 
-class _SetupChild:
-    """The waiting setup child: its pid and our end of its hold pipe."""
-
-    def __init__(self, pid: int, hold_fd: int) -> None:
-        self.pid = pid
-        self.hold_fd = hold_fd
-
-    def __repr__(self) -> str:
-        return f"<_SetupChild pid={self.pid}>"
-
-    def stop(self) -> int:
-        """Let the child exit (close the hold pipe) and reap it; its exit status."""
-        os.close(self.hold_fd)
-        _, status = os.waitpid(self.pid, 0)
-        return os.waitstatus_to_exitcode(status)
+def _close_all(fds: dict[str, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)

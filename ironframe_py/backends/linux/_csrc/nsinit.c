@@ -1,27 +1,30 @@
 /* Namespace setup child for a Linux container (see nsinit.h and namespaces.py).
  *
- * The child is a copy of the caller (clone without CLONE_VM) with every signal blocked.
- * It uses system calls and its own stack buffers only -- no malloc, no stdio -- because
- * the caller is a multi-threaded Python process.  In order:
+ * clone(CLONE_VM | CLONE_VFORK | CLONE_FILES) on a private stack, with every signal
+ * blocked: the caller is suspended until the child exits, the child reports through the
+ * shared result, and the namespace descriptors it opens land in the caller's own
+ * descriptor table -- they keep the namespaces alive after the child is gone, so there is
+ * no process to wait for while the caller binds them, no page tables to copy and nothing
+ * left if the caller dies.  The child uses system calls and its own buffers only (it
+ * shares the caller's memory).  In order:
  *
- *  1. stdio onto /dev/null, every other descriptor but its two pipes closed, and
- *     PR_SET_PDEATHSIG so it cannot outlive the caller;
- *  2. unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS [| CLONE_NEWNET]);
- *  3. "/" recursively slave: nothing mounted here propagates back to the host, while
+ *  1. unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS [| CLONE_NEWNET]);
+ *  2. "/" recursively slave: nothing mounted here propagates back to the host, while
  *     the host's unmounts still reach the copies (on hosts whose mounts are shared);
- *  4. every copied mount below a path that the view covers (the service root, the
+ *  3. every copied mount below a path that the view covers (the service root, the
  *     private directories, /dev/shm, /dev/mqueue) is detached, except the container's
  *     own: hidden anyway, and a copy would keep another container's disk or namespace
  *     files alive for as long as this namespace lives;
- *  5. O_PATH descriptors of the container directory and its private directories;
- *  6. the whole tree read-only: mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY) (Linux
- *     5.12+), else a read-only bind remount of each mount, keeping its other flags;
- *  7. each private directory bound on its target (/tmp, ...) read-write, nosuid, nodev;
- *  8. a fresh tmpfs on /dev/shm (mode 1777, size-capped) and mqueue on /dev/mqueue;
- *  9. an empty tmpfs over the service root, made read-only once the container
+ *  4. O_PATH descriptors of the container directory and its private directories;
+ *  5. the whole tree read-only: mount_setattr(AT_RECURSIVE, MOUNT_ATTR_RDONLY) (Linux
+ *     5.12+), else a read-only bind remount of each mount, keeping its other flags (a
+ *     mount covered by another at the same place is unreachable and left as it is);
+ *  6. each private directory bound on its target (/tmp, ...) read-write, nosuid, nodev;
+ *  7. a fresh tmpfs on /dev/shm (mode 1777, size-capped) and mqueue on /dev/mqueue;
+ *  8. an empty tmpfs over the service root, made read-only once the container
  *     directory has been bound back read-write at its own path below it;
- * 10. the hostname, and lo up in a new network namespace;
- * 11. report success, then wait for the caller to close its end of the hold pipe. */
+ *  9. the hostname, and lo up in a new network namespace;
+ * 10. /proc/self/ns/{mnt,ipc,uts[,net]} opened close-on-exec for the caller. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -44,36 +47,46 @@
 #include "nsinit.h"
 
 #define IFL_NS_STACK (256 * 1024)
+#define IFL_NS_MAX_OPEN (IFL_NS_MAX_PRIVATE + 4)
 #define IFL_NS_PATH 4096
 #define IFL_NS_MOUNTINFO (16 * 1024 * 1024)
 
 struct ifl_ns_child {
     const struct ifl_ns_args *args;
-    int report_fd;
-    int hold_fd;
+    struct ifl_ns_result *result;  /* shared with the (suspended) caller */
     char *mountinfo;               /* IFL_NS_MOUNTINFO bytes, mapped by the caller */
+    int open_fds[IFL_NS_MAX_OPEN]; /* the child's descriptors, closed before it exits: they
+                                      are in the caller's table (CLONE_FILES) */
+    int n_open;
 };
 
-static void ifl_ns_report(int fd, int stage, int error, int index)
+static int ifl_ns_keep(struct ifl_ns_child *child, int fd)
 {
-    struct ifl_ns_result result = { stage, error, index };
-    const char *cursor = (const char *)&result;
-    size_t left = sizeof result;
+    if (fd >= 0)
+        child->open_fds[child->n_open++] = fd;
+    return fd;
+}
 
-    while (left > 0) {
-        ssize_t done = write(fd, cursor, left);
-        if (done < 0 && errno == EINTR)
-            continue;
-        if (done <= 0)
-            return;
-        cursor += done;
-        left -= (size_t)done;
+static void ifl_ns_close_all(struct ifl_ns_child *child)
+{
+    int saved = errno;
+    for (int i = 0; i < child->n_open; i++)
+        close(child->open_fds[i]);
+    child->n_open = 0;
+    for (int i = 0; i < 4; i++) {
+        if (child->result->ns_fds[i] >= 0)
+            close(child->result->ns_fds[i]);
+        child->result->ns_fds[i] = -1;
     }
+    errno = saved;
 }
 
 static void __attribute__((noreturn)) ifl_ns_fail(struct ifl_ns_child *child, int stage, int index)
 {
-    ifl_ns_report(child->report_fd, stage, errno, index);
+    child->result->error = errno;
+    child->result->index = index;
+    ifl_ns_close_all(child);
+    child->result->stage = stage;
     _exit(1);
 }
 
@@ -316,7 +329,7 @@ static int ifl_ns_writable(const char *path, int use_setattr, int recursive)
 static void ifl_ns_loopback_up(struct ifl_ns_child *child)
 {
     struct ifreq request;
-    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int sock = ifl_ns_keep(child, socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 
     if (sock < 0)
         ifl_ns_fail(child, IFL_NS_STAGE_LOOPBACK, 0);
@@ -327,32 +340,11 @@ static void ifl_ns_loopback_up(struct ifl_ns_child *child)
     request.ifr_flags |= IFF_UP;
     if (ioctl(sock, SIOCSIFFLAGS, &request) < 0)
         ifl_ns_fail(child, IFL_NS_STAGE_LOOPBACK, 0);
+    child->n_open--;               /* the last one kept */
     close(sock);
 }
 
-static void ifl_ns_close_others(int keep_a, int keep_b)
-{
-    int low = keep_a < keep_b ? keep_a : keep_b, high = keep_a < keep_b ? keep_b : keep_a;
-    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-    if (null_fd >= 0) {
-        for (int i = 0; i < 3; i++)
-            if (i != keep_a && i != keep_b)
-                dup2(null_fd, i);
-        if (null_fd > 2 && null_fd != keep_a && null_fd != keep_b)
-            close(null_fd);
-    }
-    for (int fd = 3; fd < low; fd++)
-        close(fd);
-    for (int fd = (low + 1 > 3 ? low + 1 : 3); fd < high; fd++)
-        close(fd);
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, (unsigned int)(high + 1 > 3 ? high + 1 : 3), ~0U, 0U) == 0)
-        return;
-#endif
-    for (int fd = high + 1; fd < 65536; fd++)
-        close(fd);
-}
+static const char *const ifl_ns_types[4] = { "mnt", "ipc", "uts", "net" };
 
 static int ifl_ns_child_main(void *opaque)
 {
@@ -362,12 +354,6 @@ static int ifl_ns_child_main(void *opaque)
     int container_fd, source_fds[IFL_NS_MAX_PRIVATE];
     char fd_path[64], data[128], size_text[24];
     int ns = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
-    char byte;
-
-    ifl_ns_close_others(child->report_fd, child->hold_fd);
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (getppid() == 1)                    /* the caller died before PDEATHSIG was set */
-        _exit(1);
 
     if (args->flags & IFL_NS_NET)
         ns |= CLONE_NEWNET;
@@ -377,11 +363,12 @@ static int ifl_ns_child_main(void *opaque)
         ifl_ns_fail(child, IFL_NS_STAGE_PROPAGATION, 0);
     ifl_ns_detach_hidden(child);
 
-    container_fd = open(args->container, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    container_fd = ifl_ns_keep(child, open(args->container, O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (container_fd < 0)
         ifl_ns_fail(child, IFL_NS_STAGE_OPEN, -1);
     for (int i = 0; i < args->n_private; i++) {
-        source_fds[i] = open(args->private_sources[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        source_fds[i] = ifl_ns_keep(child, open(args->private_sources[i],
+                                                O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (source_fds[i] < 0)
             ifl_ns_fail(child, IFL_NS_STAGE_OPEN, i);
     }
@@ -433,53 +420,39 @@ static int ifl_ns_child_main(void *opaque)
         || mount(NULL, args->root, NULL,
                  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         ifl_ns_fail(child, IFL_NS_STAGE_COVER, 0);
-    close(container_fd);
-    for (int i = 0; i < args->n_private; i++)
-        close(source_fds[i]);
 
     if (sethostname(args->hostname, strlen(args->hostname)) < 0)
         ifl_ns_fail(child, IFL_NS_STAGE_HOSTNAME, 0);
     if (args->flags & IFL_NS_NET)
         ifl_ns_loopback_up(child);
-    if (chdir("/") < 0)
-        ifl_ns_fail(child, IFL_NS_STAGE_COVER, 0);
 
-    errno = 0;
-    ifl_ns_report(child->report_fd, IFL_NS_STAGE_NONE, 0, 0);
-    close(child->report_fd);
-    /* hold the namespaces until the caller has bound them (EOF: it is done, or dead) */
-    while (read(child->hold_fd, &byte, 1) < 0 && errno == EINTR)
-        ;
+    for (int i = 0; i < 4; i++) {
+        char path[32] = "/proc/self/ns/";
+        if (i == 3 && !(args->flags & IFL_NS_NET))
+            break;
+        memcpy(path + 14, ifl_ns_types[i], 4);
+        if ((child->result->ns_fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            ifl_ns_fail(child, IFL_NS_STAGE_NSFD, i);
+    }
+    for (int i = 0; i < child->n_open; i++)   /* ours only: the ns fds are the caller's now */
+        close(child->open_fds[i]);
     _exit(0);
 }
 
-int ifl_ns_start(const struct ifl_ns_args *args, struct ifl_ns_result *result, int *hold_fd)
+int ifl_ns_create(const struct ifl_ns_args *args, struct ifl_ns_result *result)
 {
     struct ifl_ns_child child;
-    int report[2], hold[2];
     sigset_t all, saved;
     void *stack, *mountinfo;
     pid_t pid;
-    int clone_errno;
-    size_t got = 0;
+    int clone_errno, status;
 
     memset(result, 0, sizeof *result);
-    *hold_fd = -1;
+    for (int i = 0; i < 4; i++)
+        result->ns_fds[i] = -1;
     if (args->n_private < 0 || args->n_private > IFL_NS_MAX_PRIVATE) {
-        result->stage = IFL_NS_STAGE_PIPE;
+        result->stage = IFL_NS_STAGE_CLONE;
         result->error = EINVAL;
-        return -1;
-    }
-    if (pipe2(report, O_CLOEXEC) < 0) {
-        result->stage = IFL_NS_STAGE_PIPE;
-        result->error = errno;
-        return -1;
-    }
-    if (pipe2(hold, O_CLOEXEC) < 0) {
-        result->stage = IFL_NS_STAGE_PIPE;
-        result->error = errno;
-        close(report[0]);
-        close(report[1]);
         return -1;
     }
     stack = mmap(NULL, IFL_NS_STACK, PROT_READ | PROT_WRITE,
@@ -492,15 +465,15 @@ int ifl_ns_start(const struct ifl_ns_args *args, struct ifl_ns_result *result, i
         pid = -1;
         goto out;
     }
+    memset(&child, 0, sizeof child);
     child.args = args;
-    child.report_fd = report[1];
-    child.hold_fd = hold[0];
+    child.result = result;
     child.mountinfo = mountinfo;
 
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &saved);
-    /* no CLONE_VM: the child gets its own copy of memory; signals stay blocked there */
-    pid = clone(ifl_ns_child_main, (char *)stack + IFL_NS_STACK, SIGCHLD, &child);
+    pid = clone(ifl_ns_child_main, (char *)stack + IFL_NS_STACK,
+                CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &child);
     clone_errno = errno;
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     if (pid < 0) {
@@ -508,43 +481,21 @@ int ifl_ns_start(const struct ifl_ns_args *args, struct ifl_ns_result *result, i
         result->error = clone_errno;
         goto out;
     }
-    close(report[1]);
-    report[1] = -1;
-    close(hold[0]);
-    hold[0] = -1;
-    while (got < sizeof *result) {
-        ssize_t n = read(report[0], (char *)result + got, sizeof *result - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    if (got < sizeof *result) {            /* died without a word */
-        result->stage = IFL_NS_STAGE_REPORT;
+    /* CLONE_VFORK: the child has exited by now; reap it */
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (*(volatile int *)&result->stage == IFL_NS_STAGE_NONE
+        && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        for (int i = 0; i < 4; i++)        /* killed before it could say: nothing is ours */
+            if (result->ns_fds[i] >= 0)
+                close(result->ns_fds[i]);
+        result->stage = IFL_NS_STAGE_CLONE;
         result->error = ECHILD;
-    }
-    if (result->stage != IFL_NS_STAGE_NONE) {
-        int status;
-        close(hold[1]);
-        hold[1] = -1;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        pid = -1;
-    } else {
-        *hold_fd = hold[1];
-        hold[1] = -1;
     }
 out:
     if (stack != MAP_FAILED)
         munmap(stack, IFL_NS_STACK);
     if (mountinfo != MAP_FAILED)
         munmap(mountinfo, IFL_NS_MOUNTINFO);
-    for (int i = 0; i < 2; i++) {
-        if (report[i] >= 0)
-            close(report[i]);
-        if (hold[i] >= 0)
-            close(hold[i]);
-    }
-    return pid;
+    return result->stage == IFL_NS_STAGE_NONE ? 0 : -1;
 }

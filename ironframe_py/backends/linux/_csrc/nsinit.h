@@ -1,5 +1,5 @@
 /* ironframe_py Linux namespace setup helper: make a container's mount, IPC, UTS and
- * (optionally) network namespaces and build its mount view.  Pure C, no Python headers;
+ * (optionally) network namespaces, build its mount view, and hand back descriptors of them.  Pure C, no Python headers;
  * symbols are prefixed ifl_ns_.  See nsinit.c for the order of the steps. */
 #ifndef IFL_NSINIT_H
 #define IFL_NSINIT_H
@@ -9,12 +9,11 @@
 
 /* Where a failed setup child stopped (ifl_ns_result.stage). */
 enum {
-    IFL_NS_STAGE_NONE = 0, IFL_NS_STAGE_PIPE = 1, IFL_NS_STAGE_CLONE = 2,
+    IFL_NS_STAGE_NONE = 0, IFL_NS_STAGE_NSFD = 1, IFL_NS_STAGE_CLONE = 2,
     IFL_NS_STAGE_UNSHARE = 3, IFL_NS_STAGE_PROPAGATION = 4, IFL_NS_STAGE_MOUNTINFO = 5,
     IFL_NS_STAGE_DETACH = 6, IFL_NS_STAGE_OPEN = 7, IFL_NS_STAGE_READONLY = 8,
     IFL_NS_STAGE_BIND = 9, IFL_NS_STAGE_SHM = 10, IFL_NS_STAGE_MQUEUE = 11,
-    IFL_NS_STAGE_COVER = 12, IFL_NS_STAGE_HOSTNAME = 13, IFL_NS_STAGE_LOOPBACK = 14,
-    IFL_NS_STAGE_REPORT = 15
+    IFL_NS_STAGE_COVER = 12, IFL_NS_STAGE_HOSTNAME = 13, IFL_NS_STAGE_LOOPBACK = 14
 };
 
 /* ifl_ns_args.flags */
@@ -41,12 +40,12 @@ struct ifl_ns_result {
     int stage;                           /* IFL_NS_STAGE_* where the child failed, or 0 */
     int error;                           /* errno at that stage */
     int index;                           /* IFL_NS_STAGE_BIND / _OPEN: which private dir */
+    int ns_fds[4];                       /* on success: mnt, ipc, uts, net (-1 without one),
+                                            open close-on-exec; the caller owns them */
 };
 
-/* Start the setup child.  It unshares, builds the mount view, then waits, so that the
- * caller can bind /proc/<pid>/ns/<type> onto files; closing *hold_fd lets it exit (it also
- * exits when the caller dies).  Returns the child's pid, or -1 with *result filled in (a
- * child that failed has been reaped). */
-int ifl_ns_start(const struct ifl_ns_args *args, struct ifl_ns_result *result, int *hold_fd);
+/* Make the namespaces through a short-lived child (reaped before return).  Returns 0 with
+ * result->ns_fds set, or -1 with result->stage/error/index set and no descriptor open. */
+int ifl_ns_create(const struct ifl_ns_args *args, struct ifl_ns_result *result);
 
 #endif
