@@ -1,10 +1,16 @@
 """Latency of a whole container lifecycle against baselines measured in the same run.
 
 One iteration = create (memory, processes and CPU limits; no disk limit) +
-run ``/bin/true`` + wait + destroy.  Baselines: plain
-``subprocess.run(['/bin/true'])``, ``bwrap --unshare-all --ro-bind / / /bin/true``
-and ``crun run`` of a bundle whose root is ``/`` (each where installed).
-Reports medians and the ratio of each to plain subprocess.  Needs root.
+run ``/bin/true`` + wait + destroy, with the container's own mount, IPC,
+UTS and network namespaces (the default), with ``network="host"``, and with
+no namespaces at all (the plan before issue 9, for comparison).  Also the
+per-process cost: ``/bin/true`` run in a live container (``setns`` into
+its namespaces each time).  Baselines: plain ``subprocess.run(['/bin/true'])``,
+``bwrap --unshare-all --ro-bind / / /bin/true`` and ``crun run`` of a bundle
+whose root is ``/`` (each where installed).  The cases are interleaved --
+one call of each in turn, ``runs`` times -- so that load from elsewhere on
+the host hits them alike.  Reports medians and the ratio of each to plain
+subprocess.  Needs root.
 
     python benchmarks/bench_lifecycle.py [--runs N] [--quick]
 """
@@ -17,16 +23,27 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 
-from _common import measure, parse_args, print_ratios, scratch_root
+from _common import parse_args, print_ratios, scratch_root
 
 from ironframe_py import ContainerService, ContainerSpec, Limits  # noqa: E402
+from ironframe_py.backends.linux.backend import LinuxBackend  # noqa: E402
+
+LIMITS = Limits(memory="64M", processes=16, cpu_weight=100, cpu_max=1.0)
 
 
-def ironframe_lifecycle(service: ContainerService) -> Callable[[], None]:
+class NoNamespacesBackend(LinuxBackend):
+    """The Linux backend without its namespace steps: the lifecycle as it was before them."""
+
+    def plan(self, ctx):  # type: ignore[no-untyped-def]
+        return [step for step in super().plan(ctx) if not step.name.startswith("namespace")]
+
+
+def ironframe_lifecycle(service: ContainerService, network: str | None = None) -> Callable[[], None]:
     """create + run /bin/true + wait + destroy."""
-    spec = ContainerSpec(limits=Limits(memory="64M", processes=16, cpu_weight=100, cpu_max=1.0))
+    spec = ContainerSpec(limits=LIMITS, network=network)
 
     def once() -> None:
         box = service.create(spec)
@@ -36,6 +53,28 @@ def ironframe_lifecycle(service: ContainerService) -> Callable[[], None]:
         finally:
             box.destroy()
     return once
+
+
+def run_in(box) -> Callable[[], None]:  # type: ignore[no-untyped-def]
+    """/bin/true started in the live container ``box`` and waited for."""
+    def once() -> None:
+        status = box.run(["/bin/true"]).wait(30)
+        assert status == 0, status
+    return once
+
+
+def interleaved(cases: dict[str, Callable[[], None]], runs: int, warmup: int = 3) -> dict[str, list[float]]:
+    """Wall times of ``runs`` rounds, each calling every case once, in turn."""
+    for _ in range(warmup):
+        for fn in cases.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(runs):
+        for name, fn in cases.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
 def subprocess_true() -> None:
@@ -80,24 +119,35 @@ def main(argv: list[str] | None = None) -> int:
     if args is None:
         return 2
     runs = args.runs
-    root = scratch_root()
+    root, plain_root = scratch_root(), scratch_root()
     bundle = tempfile.mkdtemp(prefix="ironframe-bench-crun-")
-    results: dict[str, list[float]] = {}
     try:
-        results["subprocess.run /bin/true"] = measure(subprocess_true, runs)
-        with ContainerService(root, guard_interval=None) as service:
-            results["ironframe create+run+destroy"] = measure(ironframe_lifecycle(service), runs)
-        with ContainerService(root, guard_interval=0.1) as service:
-            results["  ... with the guard running"] = measure(ironframe_lifecycle(service), runs)
-        if shutil.which("bwrap"):
-            results["bwrap --unshare-all /bin/true"] = measure(bwrap_true, runs)
-        crun = crun_bundle(bundle)
-        if crun is not None:
-            results["crun run /bin/true"] = measure(crun, runs)
+        with ContainerService(root, guard_interval=None) as service, \
+                ContainerService(plain_root, guard_interval=None,
+                                 backend=NoNamespacesBackend(plain_root)) as plain:
+            live = service.create(ContainerSpec(limits=LIMITS))
+            live_plain = plain.create(ContainerSpec(limits=LIMITS))
+            cases: dict[str, Callable[[], None]] = {
+                "subprocess.run /bin/true": subprocess_true,
+                "ironframe run in a live container": run_in(live),
+                "  ... no namespaces (run)": run_in(live_plain),
+                "ironframe create+run+destroy": ironframe_lifecycle(service),
+                "  ... network=host": ironframe_lifecycle(service, "host"),
+                "  ... no namespaces (lifecycle)": ironframe_lifecycle(plain),
+            }
+            if shutil.which("bwrap"):
+                cases["bwrap --unshare-all /bin/true"] = bwrap_true
+            crun = crun_bundle(bundle)
+            if crun is not None:
+                cases["crun run /bin/true"] = crun
+            results = interleaved(cases, runs)
+            live.destroy()
+            live_plain.destroy()
     finally:
         shutil.rmtree(bundle, ignore_errors=True)
         shutil.rmtree(root)
-    print_ratios(results, "subprocess.run /bin/true", f"{runs} runs", digits=1)
+        shutil.rmtree(plain_root)
+    print_ratios(results, "subprocess.run /bin/true", f"{runs} interleaved runs", digits=1)
     return 0
 
 

@@ -65,6 +65,7 @@ class ContainerInfo:
     properties: Mapping[str, str]
     detached: bool = False
     guard: str = "off"
+    namespaces: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (used by ``ironframe info --json``)."""
@@ -295,7 +296,7 @@ class Container:
             disk_usage=stats.disk_usage, disk_method=stats.disk_method,
             kill_events=tuple(self._kills.events(self.handle)),
             properties=self._store.properties(self.handle), detached=live.detached,
-            guard=self._host.guard_status())
+            guard=self._host.guard_status(), namespaces=stats.namespaces)
 
     def kill_events(self) -> list[KillEvent]:
         """Every limit enforcement recorded for this container, oldest first

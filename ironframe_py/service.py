@@ -144,7 +144,8 @@ class ContainerService:
             log.debug("create %s: uid %d, limits %s%s", record.handle, record.uid,
                       spec.limits.as_dict(), ", detached" if detached else "")
             ctx = ContainerContext(handle=record.handle, uid=record.uid, gid=record.uid,
-                                   path=record.path, limits=spec.limits, env=dict(spec.env))
+                                   path=record.path, limits=spec.limits, env=dict(spec.env),
+                                   network=spec.network)
             try:
                 self._apply_plan(ctx)
                 break
@@ -439,7 +440,7 @@ def _check_uid_range(uid_range: Any) -> None:
 
 def _spec_to_dict(spec: ContainerSpec, detached: bool) -> dict[str, Any]:
     return {"limits": spec.limits.as_dict(), "env": dict(spec.env),
-            "properties": dict(spec.properties), "detached": detached}
+            "properties": dict(spec.properties), "detached": detached, "network": spec.network}
 
 
 def _detached(record: Any) -> bool:
@@ -448,7 +449,8 @@ def _detached(record: Any) -> bool:
 
 def _context(record: Any) -> ContainerContext:
     return ContainerContext(handle=record.handle, uid=record.uid, gid=record.uid, path=record.path,
-                            limits=Limits(**record.spec["limits"]), env=record.spec["env"])
+                            limits=Limits(**record.spec["limits"]), env=record.spec["env"],
+                            network=record.spec.get("network"))
 
 
 def _owner_identity() -> tuple[int, float, str]:

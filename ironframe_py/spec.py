@@ -224,12 +224,17 @@ class ContainerSpec:
     :param limits: the :class:`Limits` (default: none).
     :param env: environment merged under every process's own environment.
     :param properties: free-form string metadata kept with the container.
+    :param network: ``"loopback"`` (the Linux default when ``None``): the
+        container gets its own network namespace with only ``lo`` -- no route
+        out, the host's loopback services out of reach; ``"host"``: it shares
+        the host's network stack, as it did before network namespaces.
     """
 
     handle: str | None = None
     limits: Limits = dataclasses.field(default_factory=Limits)
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     properties: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    network: str | None = None
 
     def __post_init__(self) -> None:
         if self.handle is not None:
@@ -239,6 +244,17 @@ class ContainerSpec:
         object.__setattr__(self, "env", MappingProxyType(_check_str_mapping("env", self.env, env=True)))
         object.__setattr__(self, "properties",
                            MappingProxyType(_check_str_mapping("properties", self.properties, env=False)))
+        _check_network(self.network)
+
+
+NETWORKS = ("loopback", "host")
+"""The values of :attr:`ContainerSpec.network` (``None``: the platform's default)."""
+
+
+def _check_network(value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or value not in NETWORKS):
+        raise SpecError("network", f"must be one of {', '.join(map(repr, NETWORKS))} or None",
+                        value)
 
 
 # --- ProcessSpec ---------------------------------------------------------------------

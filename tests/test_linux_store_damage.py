@@ -90,9 +90,11 @@ def test_the_cli_reports_a_damaged_store_in_one_line(populated):
 
 @pytest.fixture
 def small_root():
-    """A service root on its own 24 MiB ext4 filesystem, so that the test can fill it."""
+    """A service root on its own 24 MiB ext4 filesystem, so that the test can fill it.
+
+    Not below /tmp: a container's view puts its private /tmp there."""
     need_root()
-    scratch = tempfile.mkdtemp(prefix="ironframe-fullfs-", dir="/tmp")
+    scratch = tempfile.mkdtemp(prefix="ironframe-fullfs-", dir="/mnt")
     os.chmod(scratch, 0o711)
     image, mountpoint = os.path.join(scratch, "fs.img"), os.path.join(scratch, "root")
     os.mkdir(mountpoint)

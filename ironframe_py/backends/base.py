@@ -50,6 +50,7 @@ class ContainerContext:
     path: str
     limits: Limits
     env: Mapping[str, str]
+    network: str | None = None           # ContainerSpec.network (None: the platform default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Stats:
     disk_limit: int | None = None
     disk_method: str | None = None       # "quota", "loopfs" or None
     oom_kills: int = 0                   # kernel OOM kills seen so far (Linux)
+    namespaces: tuple[str, ...] = ()     # Linux namespaces of the container ("mnt", "net", ...)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -123,6 +123,7 @@ def info_json(info: ContainerInfo) -> dict[str, Any]:
             "disk": info.disk_usage,
         },
         "disk_method": info.disk_method,
+        "namespaces": list(info.namespaces),
         "properties": dict(info.properties),
         "kill_events": [_event_json(event) for event in info.kill_events],
     }
@@ -154,6 +155,7 @@ def info_table(info: ContainerInfo) -> str:
         ("disk", f"{format_size(info.disk_usage)} used, limit "
                  f"{format_size(limits.disk) if limits.disk else 'none'}"
                  + (f" ({info.disk_method})" if info.disk_method else "")),
+        ("namespaces", " ".join(info.namespaces) or "none (shares the host's)"),
     ]
     for key, value in sorted(info.properties.items()):
         rows.append((f"property {key}", value))

@@ -26,7 +26,7 @@ STAGES: dict[int, str] = {
     lib.IFL_STAGE_SETGROUPS: "setgroups", lib.IFL_STAGE_SETGID: "setgid",
     lib.IFL_STAGE_SETUID: "setuid", lib.IFL_STAGE_NNP: "no_new_privs",
     lib.IFL_STAGE_CHDIR: "chdir", lib.IFL_STAGE_DUP: "dup", lib.IFL_STAGE_CLOSE: "close",
-    lib.IFL_STAGE_EXEC: "exec", lib.IFL_STAGE_CLONE: "clone",
+    lib.IFL_STAGE_EXEC: "exec", lib.IFL_STAGE_CLONE: "clone", lib.IFL_STAGE_SETNS: "setns",
 }
 """Name of each ``IFL_STAGE_*`` value, as used in the ``spawn:<stage>`` error function name."""
 
@@ -47,12 +47,15 @@ def _c_string_array(values: Sequence[str], what: str, keep: list[object]) -> obj
 
 def spawn(path: str, argv: Sequence[str], envp: Sequence[str], cwd: str, uid: int, gid: int,
           cgroup_fds: Sequence[int], stdio: tuple[int, int, int],
-          cgroup_targets: Sequence[str] = ()) -> int:
+          cgroup_targets: Sequence[str] = (), ns_fds: Sequence[int] = (),
+          ns_targets: Sequence[str] = ()) -> int:
     """Start ``path`` through ``ifl_spawn`` (``_csrc/spawn.c``) and return the child's pid.
 
     ``envp`` holds ``NAME=value`` strings; ``cgroup_fds`` are ``cgroup.procs``
     files open for writing, joined in order before anything else runs;
-    ``cgroup_targets`` name them for errors.  A failing child has been
+    ``cgroup_targets`` name them for errors; ``ns_fds`` are open namespace
+    files (``ns_targets`` name them), joined with ``setns`` right after the
+    cgroups, while the child is still root.  A failing child has been
     reaped; the error's function is ``spawn:<stage>`` (:data:`STAGES`) and
     its target the executable (exec), the directory (chdir) or the cgroup.
     Man pages: https://man7.org/linux/man-pages/man2/clone.2.html,
@@ -63,8 +66,10 @@ def spawn(path: str, argv: Sequence[str], envp: Sequence[str], cwd: str, uid: in
     c_path = ffi.new("char[]", _c_string(path, "the executable path"))
     c_cwd = ffi.new("char[]", _c_string(cwd, "the working directory"))
     c_fds = ffi.new("int[]", list(cgroup_fds) or [-1])
-    keep.extend([c_path, c_cwd, c_fds])
-    args.path, args.cwd, args.cgroup_fds = c_path, c_cwd, c_fds
+    c_ns_fds = ffi.new("int[]", list(ns_fds) or [-1])
+    keep.extend([c_path, c_cwd, c_fds, c_ns_fds])
+    args.path, args.cwd, args.cgroup_fds, args.ns_fds = c_path, c_cwd, c_fds, c_ns_fds
+    args.n_ns_fds = len(ns_fds)
     args.argv = _c_string_array(argv, "argv", keep)
     args.envp = _c_string_array(envp, "the environment", keep)
     args.stdio = list(stdio)
@@ -76,17 +81,20 @@ def spawn(path: str, argv: Sequence[str], envp: Sequence[str], cwd: str, uid: in
         return pid
     stage = STAGES.get(result.stage, str(result.stage))
     raise os_error(f"spawn:{stage}", errno=result.error,
-                   target=_stage_target(stage, path, cwd, result.index, cgroup_targets))
+                   target=_stage_target(stage, path, cwd, result.index, cgroup_targets,
+                                        ns_targets))
 
 
 def _stage_target(stage: str, path: str, cwd: str, index: int,
-                  cgroup_targets: Sequence[str]) -> str | None:
+                  cgroup_targets: Sequence[str], ns_targets: Sequence[str] = ()) -> str | None:
     if stage == "exec":
         return path
     if stage == "chdir":
         return cwd
     if stage == "cgroup" and 0 <= index < len(cgroup_targets):
         return cgroup_targets[index]
+    if stage == "setns" and 0 <= index < len(ns_targets):
+        return ns_targets[index]
     return None
 
 
@@ -99,6 +107,79 @@ def open_cgroup_procs(path: str) -> int:
         return os.open(path, lib.O_WRONLY | lib.O_CLOEXEC)
     except OSError as err:
         raise from_oserror("open", err, target=path) from None
+
+
+def open_namespace(path: str) -> int:
+    """Open a bound namespace file read-only and close-on-exec for :func:`spawn`'s ``setns``.
+
+    https://man7.org/linux/man-pages/man2/setns.2.html
+    """
+    try:
+        return os.open(path, os.O_RDONLY | lib.O_CLOEXEC)
+    except OSError as err:
+        raise from_oserror("open", err, target=path) from None
+
+
+# --- namespace setup --------------------------------------------------------------------------------
+
+NS_STAGES: dict[int, str] = {
+    lib.IFL_NS_STAGE_NSFD: "nsfd", lib.IFL_NS_STAGE_CLONE: "clone",
+    lib.IFL_NS_STAGE_UNSHARE: "unshare", lib.IFL_NS_STAGE_PROPAGATION: "propagation",
+    lib.IFL_NS_STAGE_MOUNTINFO: "mountinfo", lib.IFL_NS_STAGE_DETACH: "detach",
+    lib.IFL_NS_STAGE_OPEN: "open", lib.IFL_NS_STAGE_READONLY: "readonly",
+    lib.IFL_NS_STAGE_BIND: "bind", lib.IFL_NS_STAGE_SHM: "shm", lib.IFL_NS_STAGE_MQUEUE: "mqueue",
+    lib.IFL_NS_STAGE_COVER: "cover", lib.IFL_NS_STAGE_HOSTNAME: "hostname",
+    lib.IFL_NS_STAGE_LOOPBACK: "loopback",
+}
+"""Name of each ``IFL_NS_STAGE_*`` value, as used in the ``nsinit:<stage>`` error function name."""
+
+
+NS_FD_TYPES = ("mnt", "ipc", "uts", "net")
+"""The namespace type of each ``ifl_ns_result.ns_fds`` entry."""
+
+
+def ns_create(root: str, container: str, private: Sequence[tuple[str, str]], hostname: str,
+              shm_size: int, flags: int) -> dict[str, int]:
+    """Make a container's namespaces (``_csrc/nsinit.c``); return a close-on-exec
+    descriptor of each, by type (``"mnt"``, ``"ipc"``, ``"uts"``, ``"net"``).
+
+    ``private`` lists ``(target, source)`` directory pairs bound in the new
+    mount namespace.  The setup child has exited and been reaped; the
+    descriptors alone keep the namespaces alive, and the caller must close
+    them.  On failure nothing is left open and the error's function is
+    ``nsinit:<stage>`` (:data:`NS_STAGES`).
+    https://man7.org/linux/man-pages/man2/unshare.2.html
+    """
+    if len(private) > lib.IFL_NS_MAX_PRIVATE:
+        raise ValueError(f"at most {lib.IFL_NS_MAX_PRIVATE} private directories")
+    keep: list[object] = []
+
+    def c_str(value: str, what: str) -> object:
+        cell = ffi.new("char[]", _c_string(value, what))
+        keep.append(cell)
+        return cell
+
+    args = ffi.new("struct ifl_ns_args *")
+    args.root = c_str(root, "the service root")
+    args.container = c_str(container, "the container directory")
+    for index, (target, source) in enumerate(private):
+        args.private_targets[index] = c_str(target, "a private directory")
+        args.private_sources[index] = c_str(source, "a private directory")
+    args.n_private = len(private)
+    args.hostname = c_str(hostname, "the hostname")
+    args.shm_size = shm_size
+    args.flags = flags
+    result = ffi.new("struct ifl_ns_result *")
+    if lib.ifl_ns_create(args, result) == 0:
+        return {name: result.ns_fds[i] for i, name in enumerate(NS_FD_TYPES)
+                if result.ns_fds[i] >= 0}
+    stage = NS_STAGES.get(result.stage, str(result.stage))
+    target = container
+    if stage in ("bind", "open") and 0 <= result.index < len(private):
+        target = private[result.index][0]
+    elif stage == "nsfd" and 0 <= result.index < len(NS_FD_TYPES):
+        target = f"/proc/self/ns/{NS_FD_TYPES[result.index]}"
+    raise os_error(f"nsinit:{stage}", errno=result.error, target=target)
 
 
 # --- pidfd ------------------------------------------------------------------------------------------

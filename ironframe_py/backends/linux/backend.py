@@ -12,7 +12,10 @@ Creation plan, in order (each resource recorded before it is made):
    quotas, else a filesystem image of exactly that size, loop-mounted on
    the directory;
 4. ownership by the container uid/gid, mode 0700, and an ACL entry for the
-   host admin group (no resource of its own: it lives on the directory).
+   host admin group (no resource of its own: it lives on the directory);
+5. the container's mount, IPC, UTS and (unless ``network="host"``) network
+   namespaces, kept as files under ``<root>/ns/<handle>``
+   (:mod:`.namespaces`).
 
 ``release`` removes any one of these from its record alone, so rollback,
 ``destroy`` and ``recover`` share it.
@@ -31,7 +34,7 @@ from typing import Any
 from ...errors import SpecError, UnsupportedOnPlatform, os_error
 from ...spec import Limits, ProcessSpec
 from ..base import ContainerContext, Resource, Stats, Step
-from . import acl, disk, fstree, launch, users
+from . import acl, disk, fstree, launch, namespaces, users
 from .cgroup import CgroupLayout, CgroupSet, remove_dir
 from .guard_target import LinuxGuardTarget, target_for
 
@@ -49,6 +52,7 @@ class LinuxBackend:
                  cgroup_parent: str | None = None) -> None:
         self.root = root
         self.images = os.path.join(root, "images")
+        self.ns_root = os.path.join(root, "ns")
         self.admin_gid = _group_id(admin_group)
         service_id = hashlib.sha1(root.encode()).hexdigest()[:8]
         self.layout = CgroupLayout(f"ironframe-{service_id}", parent=cgroup_parent)
@@ -72,8 +76,9 @@ class LinuxBackend:
         _check_ancestors_searchable(root)
         os.chmod(root, ROOT_MODE)
         os.chmod(os.path.join(root, "containers"), ROOT_MODE)
-        os.makedirs(self.images, mode=0o700, exist_ok=True)
-        os.chmod(self.images, 0o700)
+        for private in (self.images, self.ns_root):
+            os.makedirs(private, mode=0o700, exist_ok=True)
+            os.chmod(private, 0o700)
 
     def uid_claimed(self, uid: int) -> bool:
         """True if ``uid`` must not be handed out: another service on this host holds
@@ -107,6 +112,7 @@ class LinuxBackend:
         if ctx.limits.disk is not None:
             steps.append(self._disk_step(ctx))
         steps.append(Step("secure directory", _bind(self._secure_dir, ctx)))
+        steps += namespaces.plan(self.root, ctx, ctx.network)
         return steps
 
     def _disk_step(self, ctx: ContainerContext) -> Step:
@@ -130,6 +136,8 @@ class LinuxBackend:
             fstree.remove_tree(resource.key)
         elif resource.kind in disk.KINDS:
             disk.remove(resource)
+        elif resource.kind in ("ns", "nsdir"):
+            namespaces.release(resource)
         else:
             raise ValueError(f"unknown resource kind {resource.kind!r} in the state store")
 
@@ -137,16 +145,19 @@ class LinuxBackend:
         """Runtime view of a created container."""
         cgroups = self.layout.open([r.key for r in resources if r.kind == "cgroup"])
         disk_resource = next((r for r in resources if r.kind in disk.KINDS), None)
-        return LinuxContainerView(ctx, cgroups, disk_resource)
+        return LinuxContainerView(ctx, cgroups, disk_resource, resources)
 
 
 class LinuxContainerView:
     """Processes, usage and limits of one Linux container."""
 
-    def __init__(self, ctx: ContainerContext, cgroups: CgroupSet, disk_resource: Resource | None) -> None:
+    def __init__(self, ctx: ContainerContext, cgroups: CgroupSet, disk_resource: Resource | None,
+                 resources: Sequence[Resource] = ()) -> None:
         self.ctx = ctx
         self.cgroups = cgroups
         self.disk_resource = disk_resource
+        self.ns_paths = namespaces.join_paths(resources)
+        self.namespaces = namespaces.types_of(resources)
 
     def __repr__(self) -> str:
         return f"<LinuxContainerView {self.ctx.handle!r} uid={self.ctx.uid} {self.cgroups!r}>"
@@ -158,7 +169,8 @@ class LinuxContainerView:
         full_env = launch.build_env({}, env, home=self.ctx.path)
         path = launch.resolve_executable(spec.argv[0], full_env.get("PATH"), cwd)
         return launch.spawn(path, list(spec.argv), full_env, cwd, self.ctx.uid, self.ctx.gid,
-                            self.cgroups.procs_paths(), tuple(stdio))  # type: ignore[arg-type]
+                            self.cgroups.procs_paths(), tuple(stdio),  # type: ignore[arg-type]
+                            ns_paths=self.ns_paths)
 
     def pids(self) -> list[int]:
         """Every process in the container's cgroups."""
@@ -183,7 +195,7 @@ class LinuxContainerView:
         return Stats(memory_usage=cg.memory_usage, memory_peak=cg.memory_peak,
                      memory_limit=cg.memory_limit, cpu_time=cg.cpu_time, processes=cg.processes,
                      process_limit=cg.process_limit, disk_usage=disk_usage, disk_limit=disk_limit,
-                     disk_method=method, oom_kills=cg.oom_kills)
+                     disk_method=method, oom_kills=cg.oom_kills, namespaces=self.namespaces)
 
     def set_limits(self, limits: Limits) -> None:
         """Apply the non-``None`` fields of ``limits``."""

@@ -9,18 +9,21 @@ parent, and then in the child, in this order:
 2. join the container's cgroups by writing ``0`` to each ``cgroup.procs``
    (opened by the parent), so that no instruction of the user's program,
    nor anything it forks, ever runs outside the limits;
-3. ``setsid()``: its own session and process group, so signals to the
+3. join the container's namespaces with ``setns`` (files opened by the
+   parent, close-on-exec), while still root: IPC, UTS, network, then mount,
+   which also moves the root and cwd to the container's mount view;
+4. ``setsid()``: its own session and process group, so signals to the
    group reach its children and the host's terminal is out of reach;
-4. drop supplementary groups, then set the gid, then the uid: in that
+5. drop supplementary groups, then set the gid, then the uid: in that
    order because, once the uid is dropped, changing groups is no longer
    allowed.  Raw syscalls: glibc's wrappers would broadcast the change to
    every thread of the *parent*, whose memory the child shares;
-5. ``PR_SET_NO_NEW_PRIVS``, so no setuid binary can win the rights back;
-6. ``umask(022)`` and ``chdir(cwd)`` *after* dropping privileges, so the
+6. ``PR_SET_NO_NEW_PRIVS``, so no setuid binary can win the rights back;
+7. ``umask(022)`` and ``chdir(cwd)`` *after* dropping privileges, so the
    container user's own rights decide whether it may enter the directory;
-7. stdio onto 0/1/2 (sources that are themselves 0..2 handled), then every
+8. stdio onto 0/1/2 (sources that are themselves 0..2 handled), then every
    other descriptor closed, whatever its close-on-exec flag;
-8. ``execve`` with exactly the environment given.
+9. ``execve`` with exactly the environment given.
 
 ``CLONE_VFORK`` suspends the calling thread until the exec or the child's
 death, so a failed step is reported through shared memory and comes back
@@ -110,10 +113,12 @@ def _env_strings(env: Mapping[str, str]) -> list[str]:
 
 
 def spawn(path: str, argv: Sequence[str], env: Mapping[str, str], cwd: str, uid: int, gid: int,
-          cgroup_procs_paths: Sequence[str], stdio: tuple[int, int, int]) -> LinuxProcess:
+          cgroup_procs_paths: Sequence[str], stdio: tuple[int, int, int],
+          ns_paths: Sequence[str] = ()) -> LinuxProcess:
     """Start ``path`` with ``argv`` and exactly ``env`` as ``uid``/``gid`` (no supplementary
     groups) in ``cwd``, inside the cgroups whose ``cgroup.procs`` files are given, with
-    ``stdio`` (three open fds) as its 0, 1 and 2.
+    ``stdio`` (three open fds) as its 0, 1 and 2, after joining the
+    namespaces whose bound nsfs files ``ns_paths`` names (in that order).
 
     Raises :class:`~ironframe_py.OSCallError` (``spawn:<stage>``) if the child
     could not get as far as running ``path``; see the module docstring.
@@ -122,12 +127,16 @@ def spawn(path: str, argv: Sequence[str], env: Mapping[str, str], cwd: str, uid:
         raise SpecError("argv", "must hold at least the program name", list(argv))
     envp = _env_strings(env)
     fds: list[int] = []
+    ns_fds: list[int] = []
     try:
         for procs in cgroup_procs_paths:
             fds.append(_api.open_cgroup_procs(procs))
-        pid = _api.spawn(path, argv, envp, cwd, uid, gid, fds, stdio, cgroup_procs_paths)
+        for ns_path in ns_paths:
+            ns_fds.append(_api.open_namespace(ns_path))
+        pid = _api.spawn(path, argv, envp, cwd, uid, gid, fds, stdio, cgroup_procs_paths,
+                         ns_fds, ns_paths)
     finally:
-        for fd in fds:
+        for fd in fds + ns_fds:
             os.close(fd)
     return LinuxProcess(pid)
 

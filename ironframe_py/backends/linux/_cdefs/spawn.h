@@ -1,5 +1,6 @@
 /* The spawn helper in _csrc/spawn.c (ours, not libc); _csrc/spawn.h documents each field.
  * Its system calls: https://man7.org/linux/man-pages/man2/clone.2.html,
+ * https://man7.org/linux/man-pages/man2/setns.2.html,
  * https://man7.org/linux/man-pages/man2/setresuid.2.html,
  * https://man7.org/linux/man-pages/man2/close_range.2.html,
  * https://man7.org/linux/man-pages/man2/execve.2.html */
@@ -15,6 +16,7 @@
 #define IFL_STAGE_CLOSE ...
 #define IFL_STAGE_EXEC ...
 #define IFL_STAGE_CLONE ...
+#define IFL_STAGE_SETNS ...
 
 struct ifl_spawn_args {
     const char *path;
@@ -24,6 +26,8 @@ struct ifl_spawn_args {
     int stdio[3];
     const int *cgroup_fds;
     int n_cgroup_fds;
+    const int *ns_fds;
+    int n_ns_fds;
     uint32_t uid;
     uint32_t gid;
 };

@@ -85,6 +85,14 @@ static int ifl_child_main(void *opaque)
             ifl_fail(child, IFL_STAGE_CGROUP);
     }
 
+    /* Then the container's namespaces, while still root (setns needs CAP_SYS_ADMIN);
+     * joining the mount namespace also moves root and cwd to its root. */
+    for (int i = 0; i < args->n_ns_fds; i++) {
+        child->result->index = i;
+        if (setns(args->ns_fds[i], 0) < 0)
+            ifl_fail(child, IFL_STAGE_SETNS);
+    }
+
     if (setsid() < 0)
         ifl_fail(child, IFL_STAGE_SETSID);
     if (syscall(SYS_setgroups, 0, NULL) < 0)

@@ -9,7 +9,8 @@
 enum {
     IFL_STAGE_NONE = 0, IFL_STAGE_CGROUP = 1, IFL_STAGE_SETSID = 2, IFL_STAGE_SETGROUPS = 3,
     IFL_STAGE_SETGID = 4, IFL_STAGE_SETUID = 5, IFL_STAGE_NNP = 6, IFL_STAGE_CHDIR = 7,
-    IFL_STAGE_DUP = 8, IFL_STAGE_CLOSE = 9, IFL_STAGE_EXEC = 10, IFL_STAGE_CLONE = 11
+    IFL_STAGE_DUP = 8, IFL_STAGE_CLOSE = 9, IFL_STAGE_EXEC = 10, IFL_STAGE_CLONE = 11,
+    IFL_STAGE_SETNS = 12
 };
 
 struct ifl_spawn_args {
@@ -20,6 +21,9 @@ struct ifl_spawn_args {
     int stdio[3];                /* fds that become 0, 1, 2 in the child */
     const int *cgroup_fds;       /* open cgroup.procs files; the child writes "0" to each */
     int n_cgroup_fds;
+    const int *ns_fds;           /* open namespace files; the child setns()es into each, after
+                                    the cgroups and before dropping privileges */
+    int n_ns_fds;
     uint32_t uid;
     uint32_t gid;
 };
@@ -27,7 +31,7 @@ struct ifl_spawn_args {
 struct ifl_spawn_result {
     int stage;                   /* IFL_STAGE_* where the child failed, or 0 */
     int error;                   /* errno at that stage */
-    int index;                   /* IFL_STAGE_CGROUP: which cgroup_fds entry failed */
+    int index;                   /* IFL_STAGE_CGROUP / _SETNS: which cgroup_fds / ns_fds entry */
 };
 
 /* Start the child; return its pid, or -1 with *result filled in (a child
