@@ -122,27 +122,31 @@ def main(argv: list[str] | None = None) -> int:
     root, plain_root = scratch_root(), scratch_root()
     bundle = tempfile.mkdtemp(prefix="ironframe-bench-crun-")
     try:
-        with ContainerService(root, guard_interval=None) as service, \
-                ContainerService(plain_root, guard_interval=None,
-                                 backend=NoNamespacesBackend(plain_root)) as plain:
+        # uids of their own: other services on this host may be using the default range
+        with ContainerService(root, guard_interval=None, uid_range=range(1_960_000, 1_961_000)) \
+                as service, \
+                ContainerService(plain_root, guard_interval=None, backend=NoNamespacesBackend(plain_root),
+                                 uid_range=range(1_961_000, 1_962_000)) as plain:
             live = service.create(ContainerSpec(limits=LIMITS))
             live_plain = plain.create(ContainerSpec(limits=LIMITS))
-            cases: dict[str, Callable[[], None]] = {
-                "subprocess.run /bin/true": subprocess_true,
-                "ironframe run in a live container": run_in(live),
-                "  ... no namespaces (run)": run_in(live_plain),
-                "ironframe create+run+destroy": ironframe_lifecycle(service),
-                "  ... network=host": ironframe_lifecycle(service, "host"),
-                "  ... no namespaces (lifecycle)": ironframe_lifecycle(plain),
-            }
-            if shutil.which("bwrap"):
-                cases["bwrap --unshare-all /bin/true"] = bwrap_true
-            crun = crun_bundle(bundle)
-            if crun is not None:
-                cases["crun run /bin/true"] = crun
-            results = interleaved(cases, runs)
-            live.destroy()
-            live_plain.destroy()
+            try:
+                cases: dict[str, Callable[[], None]] = {
+                    "subprocess.run /bin/true": subprocess_true,
+                    "ironframe run in a live container": run_in(live),
+                    "  ... no namespaces (run)": run_in(live_plain),
+                    "ironframe create+run+destroy": ironframe_lifecycle(service),
+                    "  ... network=host": ironframe_lifecycle(service, "host"),
+                    "  ... no namespaces (lifecycle)": ironframe_lifecycle(plain),
+                }
+                if shutil.which("bwrap"):
+                    cases["bwrap --unshare-all /bin/true"] = bwrap_true
+                crun = crun_bundle(bundle)
+                if crun is not None:
+                    cases["crun run /bin/true"] = crun
+                results = interleaved(cases, runs)
+            finally:
+                live.destroy()
+                live_plain.destroy()
     finally:
         shutil.rmtree(bundle, ignore_errors=True)
         shutil.rmtree(root)

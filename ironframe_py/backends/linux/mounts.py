@@ -9,7 +9,6 @@ idempotent unmount of everything at or below a path.
 from __future__ import annotations
 
 import errno
-import os
 import re
 
 from ...errors import OSCallError, os_error
@@ -38,14 +37,13 @@ def mounts_at_or_below(path: str, mountinfo: str = MOUNTINFO) -> list[str]:
 
 
 def make_private_self_bind(path: str) -> None:
-    """Make the directory ``path`` a bind mount of itself with private propagation.
+    """Make the fresh directory ``path`` a bind mount of itself with private propagation.
 
     Files bound below it (namespace files) then never propagate to another
     mount namespace -- in particular not into the namespace a file names,
-    which would keep that namespace alive through itself.  Idempotent.
+    which would keep that namespace alive through itself.
     """
-    if path not in mount_points():
-        disk_api.mount(path, path, "", lib.MS_BIND)
+    disk_api.mount(path, path, "", lib.MS_BIND)
     disk_api.mount("", path, "", lib.MS_PRIVATE)
 
 
@@ -64,15 +62,23 @@ def unmount_all(path: str) -> None:
         if not points:
             return
         for point in sorted(points, key=len, reverse=True):
-            try:
-                disk_api.umount2(point)
-            except OSCallError as err:
-                if err.errno not in (errno.EINVAL, errno.ENOENT):
-                    raise
+            unmount(point)
     raise os_error("umount2", errno=errno.EBUSY, target=path,
                    strerror="mounts at or below it keep coming back")
 
 
-def is_mount(path: str) -> bool:
-    """True if ``path`` (a file or directory) is a mount point in the caller's namespace."""
-    return os.path.lexists(path) and path in mount_points()
+def unmount(path: str) -> None:
+    """Unmount whatever is mounted on ``path`` (all of a stack) without reading mountinfo.
+
+    Done when the kernel says it is not a mount point (``EINVAL``) or not
+    there (``ENOENT``); idempotent.
+    """
+    for _ in range(64):
+        try:
+            disk_api.umount2(path)
+        except OSCallError as err:
+            if err.errno in (errno.EINVAL, errno.ENOENT):
+                return
+            raise
+    raise os_error("umount2", errno=errno.EBUSY, target=path,
+                   strerror="mounts on it keep coming back")

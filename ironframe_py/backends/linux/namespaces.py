@@ -31,7 +31,7 @@ import shutil
 import threading
 from collections.abc import Sequence
 
-from ...errors import os_error
+from ...errors import OSCallError, os_error
 from ..base import ContainerContext, Resource, Step
 from . import _api, mounts
 from ._native import lib
@@ -89,12 +89,19 @@ def plan(root: str, ctx: ContainerContext, network: str | None) -> list[Step]:
 def release(resource: Resource) -> None:
     """Remove an ``nsdir`` or ``ns`` resource; succeeds if it is already gone."""
     if resource.kind == "ns":
-        mounts.unmount_all(resource.key)
+        mounts.unmount(resource.key)
     elif resource.kind == "nsdir":
         _stop(resource.key)
         if not os.path.lexists(resource.key):
             return
-        mounts.unmount_all(resource.key)
+        for name in TYPES:  # a file whose ns resource was never recorded (crash mid-step)
+            mounts.unmount(os.path.join(resource.key, name))
+        try:
+            mounts.unmount(resource.key)
+        except OSCallError as err:
+            if err.errno != errno.EBUSY:
+                raise
+            mounts.unmount_all(resource.key)  # something else below it: take it all
         shutil.rmtree(resource.key)
     else:
         raise ValueError(f"not a namespace resource: {resource.kind!r}")
