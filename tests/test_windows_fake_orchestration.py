@@ -22,9 +22,10 @@ from ironframe_py import (
     ContainerSpec,
     Limits,
     UnsupportedOnPlatform,
+    _winerror,
 )
 from ironframe_py import service as service_module
-from ironframe_py.backends.windows import _api, _winerror
+from ironframe_py.backends.windows import _api
 from ironframe_py.backends.windows._fake import NEVER_FAILS, FakeWindows
 from ironframe_py.backends.windows.backend import WindowsBackend
 from ironframe_py.backends.windows.users import user_name_for

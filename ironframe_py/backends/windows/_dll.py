@@ -112,7 +112,7 @@ def require(capability: str) -> None:
 
 def message(code: int) -> str:
     """The system's text for Win32 error ``code`` (FormatMessage, through cffi)."""
-    from ._winerror import NAMES
+    from ..._winerror import NAMES
 
     try:
         text = ffi.getwinerror(code)[1]

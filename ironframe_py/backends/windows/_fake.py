@@ -21,8 +21,8 @@ import hashlib
 import itertools
 from typing import Any
 
+from ... import _winerror as W  # noqa: N812 (reads like the C names)
 from ...errors import UnsupportedOnPlatform, os_error
-from . import _winerror as W  # noqa: N812 (reads like the C names)
 from ._dll import NULL
 from ._ffi import C, ffi
 

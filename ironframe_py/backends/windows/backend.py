@@ -31,13 +31,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..._winerror import WAIT_TIMEOUT, NERR_UserExists
 from ...errors import InvalidState, NotFound, OSCallError, SpecError, UnsupportedOnPlatform, os_error
 from ...spec import Limits, ProcessSpec
 from ..base import ContainerContext, Resource, Stats, Step
 from . import acl, launch, quota, users
 from ._api import REAL, Api
 from ._ffi import C
-from ._winerror import WAIT_TIMEOUT, NERR_UserExists
 from .job import JobObject, UiLimit, cpu_rate_for, terminate_named, weight_for
 
 LOGON_TYPES = {"interactive": C.LOGON32_LOGON_INTERACTIVE, "batch": C.LOGON32_LOGON_BATCH}

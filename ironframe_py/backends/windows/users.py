@@ -21,10 +21,10 @@ import secrets
 import string
 import time
 
+from ..._winerror import ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER
 from ...errors import InvalidState, NotFound, OSCallError
 from ._api import REAL, Api
 from ._ffi import C
-from ._winerror import ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER
 
 PASSWORD_LENGTH = 32
 _SYMBOLS = "!#$%&()*+,-.:;<=>?@[]^_{|}~"

@@ -8,10 +8,10 @@ as ``(sid_bytes, permissions, mode, inheritance)`` tuples.
 
 from __future__ import annotations
 
+from ...._winerror import ERROR_INSUFFICIENT_BUFFER, ERROR_NOT_ALL_ASSIGNED
 from ....errors import os_error
 from .._dll import NULL, check_lasterror, check_status, dll, text_of, wide
 from .._ffi import ffi
-from .._winerror import ERROR_INSUFFICIENT_BUFFER, ERROR_NOT_ALL_ASSIGNED
 from . import kernel32
 
 TRUSTEE_IS_SID = 0

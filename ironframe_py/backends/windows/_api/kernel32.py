@@ -7,10 +7,10 @@ returns plain Python values or cffi handles.  No policy lives here.
 
 from __future__ import annotations
 
+from ...._winerror import WAIT_TIMEOUT
 from ....errors import os_error
 from .._dll import INVALID_HANDLE_VALUE, NULL, check_lasterror, dll, text_of, wide
 from .._ffi import ffi
-from .._winerror import WAIT_TIMEOUT
 
 
 def _k32():

@@ -9,9 +9,9 @@ the ``ntstatus`` failure convention.
 
 from __future__ import annotations
 
+from ...._winerror import STATUS_NO_MORE_ENTRIES
 from .._dll import NULL, check_ntstatus, dll, ntstatus_failed, require
 from .._ffi import ffi
-from .._winerror import STATUS_NO_MORE_ENTRIES
 
 FILE_FS_CONTROL_INFORMATION_CLASS = 6  # FileFsControlInformation
 _ENTRY_HEADER = ffi.offsetof("FILE_QUOTA_INFORMATION", "Sid")
