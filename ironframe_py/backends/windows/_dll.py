@@ -23,6 +23,7 @@ Exports that some Windows versions (or Wine) lack are listed in
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Any
 
@@ -68,7 +69,7 @@ _missing: dict[str, tuple[str, ...]] = {}
 def is_wine() -> bool:
     """True under Wine (it keeps ``HKLM\\Software\\Wine``): some exports there are stubs
     that abort the process when called, which no export probe can see."""
-    if os.name != "nt":
+    if sys.platform != "win32":
         return False
     import winreg
 

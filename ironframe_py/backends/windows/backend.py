@@ -10,7 +10,9 @@ Creation plan, in order (each resource recorded before it is made):
    first launch);
 4. the container directory, then its protected DACL (user, SYSTEM,
    Administrators: no resource of its own, it lives on the directory);
-5. the named Job Object with kill-on-close, UI restrictions and the limits.
+5. the named Job Object with kill-on-close and the limits (no UI
+   restrictions: a job with them cannot nest inside the job the Secondary
+   Logon service starts each child in).
    This process keeps its handle: if the host dies, Windows closes it and
    kill-on-close ends every process of the container.
 
@@ -31,16 +33,27 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..._winerror import WAIT_TIMEOUT, NERR_UserExists
+from ..._winerror import ERROR_NOT_ALL_ASSIGNED, WAIT_TIMEOUT, NERR_UserExists
 from ...errors import InvalidState, NotFound, OSCallError, SpecError, UnsupportedOnPlatform, os_error
 from ...spec import Limits, ProcessSpec
 from ..base import ContainerContext, Resource, Stats, Step
 from . import acl, launch, quota, users
 from ._api import REAL, Api
 from ._ffi import C
-from .job import JobObject, UiLimit, cpu_rate_for, terminate_named, weight_for
+from .job import JobObject, cpu_rate_for, terminate_named, weight_for
 
 LOGON_TYPES = {"interactive": C.LOGON32_LOGON_INTERACTIVE, "batch": C.LOGON32_LOGON_BATCH}
+# Enabled by check_host(): each is checked enabled (not merely held) by the call that needs it.
+PRIVILEGES = (
+    "SeImpersonatePrivilege",  # CreateProcessWithTokenW
+    "SeRestorePrivilege",  # LoadUserProfileW (with SeBackup); setting a file's owner to another
+    "SeBackupPrivilege",
+    "SeDebugPrivilege",  # opening container processes (the guard, stats, kill)
+    "SeTakeOwnershipPrivilege",  # taking back files a container locked the host out of
+)
+# Held by LocalSystem (not by administrators): with them a child is created by
+# CreateProcessAsUserW inside the container's job, instead of by the Secondary Logon service.
+AS_USER_PRIVILEGES = ("SeAssignPrimaryTokenPrivilege", "SeIncreaseQuotaPrivilege")
 EXIT_KILLED = 1
 
 
@@ -94,6 +107,8 @@ class WindowsBackend:
         self._users: dict[str, users.LocalUser] = {}  # passwords live here only
         self._jobs: dict[str, JobObject] = {}
         self._lock = threading.Lock()
+        self._privileges_enabled = False
+        self._as_user = False  # CreateProcessAsUserW allowed (see AS_USER_PRIVILEGES)
 
     def __repr__(self) -> str:
         return f"<WindowsBackend root={self.root!r} jobs={len(self._jobs)}>"
@@ -101,17 +116,37 @@ class WindowsBackend:
     # --- host ----------------------------------------------------------------------------
 
     def check_host(self) -> None:
-        """Raise unless this process can launch as other users (SeImpersonatePrivilege)."""
+        """Raise unless this process can launch as other users; enable the privileges it needs.
+
+        Holding a privilege is not enough: each call checks it is *enabled* in the
+        caller's token, and an administrator's token has most of them disabled.
+        """
         self.api.require("process_with_token")
         if self.profiles:
             self.api.require("user_profiles")
+        self._enable_privileges()
+
+    def _enable_privileges(self) -> None:
+        """Enable :data:`PRIVILEGES` in this process's token (once per backend)."""
+        if self._privileges_enabled:
+            return
         k32, adv = self.api.kernel32, self.api.advapi32
         token = adv.OpenProcessToken(k32.GetCurrentProcess(),
                                      C.TOKEN_ADJUST_PRIVILEGES | C.TOKEN_QUERY)
         try:
-            adv.AdjustTokenPrivileges(token, "SeImpersonatePrivilege", True)
+            for name in PRIVILEGES:
+                adv.AdjustTokenPrivileges(token, name, True)
+            try:
+                for name in AS_USER_PRIVILEGES:
+                    adv.AdjustTokenPrivileges(token, name, True)
+                self._as_user = True
+            except OSCallError as err:
+                if err.winerror != ERROR_NOT_ALL_ASSIGNED:
+                    raise
+                self._as_user = False  # an administrator, not LocalSystem: CreateProcessWithTokenW
         finally:
             k32.CloseHandle(token)
+        self._privileges_enabled = True
 
     def prepare_root(self, root: str) -> None:
         """Nothing beyond the service's own directories: each container directory is
@@ -179,12 +214,13 @@ class WindowsBackend:
 
     def _quota_step(self, ctx: ContainerContext, name: str) -> Step:
         drive = quota.volume_of(os.path.dirname(ctx.path) or ctx.path, api=self.api)
+        quota.check_volume(drive, api=self.api)  # before any resource exists or is recorded
         resource = Resource("quota", name, {"drive": drive})
 
         def do() -> Resource:
             user = self._user(name)
             disk = quota.DiskQuota(drive, user.sid(), api=self.api)
-            disk.check_volume()
+            assert ctx.limits.disk is not None  # the step exists only for a disk limit
             disk.set_limit(ctx.limits.disk)
             return Resource("quota", name, {"drive": drive, "sid": user.sid_string()})
 
@@ -205,8 +241,7 @@ class WindowsBackend:
         job = JobObject(job_name, api=self.api)
         with self._lock:
             self._jobs[job_name] = job  # registered first: release() closes it on rollback
-        job.set_limits(kill_on_close=True)
-        job.set_ui_restrictions(UiLimit.ALL)
+        job.set_limits(kill_on_close=True)  # no UI limits: a job with them cannot nest (see launch)
         apply_limits(job, ctx.limits)
 
     # --- release ---------------------------------------------------------------------------------
@@ -266,10 +301,7 @@ class WindowsBackend:
         if sid is None or "drive" not in resource.data:
             return  # the user never existed or the step never started: no entry was made
         sid_bytes = self.api.advapi32.ConvertStringSidToSid(sid)
-        try:
-            quota.DiskQuota(resource.data["drive"], sid_bytes, api=self.api).delete()
-        except NotFound:
-            pass  # no entry: nothing to remove
+        quota.DiskQuota(resource.data["drive"], sid_bytes, api=self.api).delete()
 
     # --- runtime ---------------------------------------------------------------------------------
 
@@ -363,6 +395,7 @@ class WindowsContainerView:
         cwd = os.path.join(self.ctx.path, *spec.cwd.split("/")) if spec.cwd else self.ctx.path
         full_env = {**_system_env(), "USERPROFILE": self.ctx.path, "TEMP": self.ctx.path,
                     "TMP": self.ctx.path, **env}
+        self.backend._enable_privileges()  # a restarted service may not have created anything
         user = self.backend._user(self.user_name)
         if user.password is None:
             user.reset_password()  # the service restarted: only a new password lets us log on
@@ -371,7 +404,7 @@ class WindowsContainerView:
         token = user.logon(self.backend.logon_type)
         try:
             return launch.spawn(self._job(), list(spec.argv), full_env, cwd, stdio, token=token,
-                                api=self._api)
+                                as_user=self.backend._as_user, api=self._api)
         finally:
             users.close_token(token, api=self._api)
 
@@ -459,7 +492,7 @@ def kill_escapees(user_name: str, keep: set[int], api: Api = REAL) -> list[int]:
     """Terminate processes running as ``user_name`` (outside ``keep``); return their pids."""
     if os.name != "nt":
         return []
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     killed = []
     suffix = "\\" + user_name.lower()

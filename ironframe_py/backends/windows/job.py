@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from ...errors import InvalidState, NotFound
+from ..._winerror import ERROR_MORE_DATA
+from ...errors import InvalidState, NotFound, OSCallError
 from ._api import REAL, Api
 from ._ffi import C, ffi
 
@@ -188,20 +189,31 @@ class JobObject:
         return self._api.kernel32.IsProcessInJob(process, self.handle)
 
     def pids(self) -> list[int]:
-        """Ids of the processes in the job (probe, size, ask again)."""
+        """Ids of the processes in the job (ask; on ERROR_MORE_DATA grow the list and ask again).
+
+        A list too short for every id fails with ERROR_MORE_DATA, having filled
+        ``NumberOfAssignedProcesses``; processes may join between two asks, so
+        the list is grown with room to spare until one answer fits.
+        """
         capacity = 64
         while True:
             size = ffi.sizeof("JOBOBJECT_BASIC_PROCESS_ID_LIST") + ffi.sizeof("ULONG_PTR") * capacity
             buffer = ffi.new("char[]", size)
             listing = ffi.cast("JOBOBJECT_BASIC_PROCESS_ID_LIST *", buffer)
-            self._api.kernel32.QueryInformationJobObject(self.handle, C.JobObjectBasicProcessIdList,
-                                                         listing, size)
+            try:
+                self._api.kernel32.QueryInformationJobObject(
+                    self.handle, C.JobObjectBasicProcessIdList, listing, size)
+            except OSCallError as err:
+                if err.winerror != ERROR_MORE_DATA:
+                    raise
+                capacity = max(capacity * 2, listing.NumberOfAssignedProcesses + 16)
+                continue
             if listing.NumberOfAssignedProcesses <= listing.NumberOfProcessIdsInList:
                 # Read the ids through a pointer of their own: indexing the
                 # one-element array member past [0] was seen to return only one.
                 ids = ffi.cast("ULONG_PTR *", ffi.addressof(listing, "ProcessIdList"))
                 return [int(ids[i]) for i in range(listing.NumberOfProcessIdsInList)]
-            capacity = listing.NumberOfAssignedProcesses + 16
+            capacity = max(capacity * 2, listing.NumberOfAssignedProcesses + 16)
 
     def accounting(self) -> JobAccounting:
         """CPU times (seconds), process counts and peak job memory."""

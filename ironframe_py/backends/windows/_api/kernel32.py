@@ -7,10 +7,12 @@ returns plain Python values or cffi handles.  No policy lives here.
 
 from __future__ import annotations
 
+import contextlib
+
 from ...._winerror import WAIT_TIMEOUT
 from ....errors import os_error
 from .._dll import INVALID_HANDLE_VALUE, NULL, check_lasterror, dll, text_of, wide
-from .._ffi import ffi
+from .._ffi import C, ffi
 
 
 def _k32():
@@ -129,17 +131,49 @@ def GetProcessMemoryInfo(process):
 
 
 def CreateProcess(command_line: str, flags: int, cwd: str | None = None, *, environment=NULL,
-                  startup=None, inherit_handles: bool = False):
-    """Start a process (as the caller); returns ``PROCESS_INFORMATION``.
+                  startup=None, inherit_handles: bool = False, jobs=()):
+    """Start a process (as the caller); returns ``PROCESS_INFORMATION``.  With ``jobs`` (job
+    handles) the child starts in them (PROC_THREAD_ATTRIBUTE_JOB_LIST, Windows 10+).
     https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-createprocessw"""
     if startup is None:
         startup = ffi.new("STARTUPINFOW *")
         startup.cb = ffi.sizeof("STARTUPINFOW")
     info = ffi.new("PROCESS_INFORMATION *")
-    check_lasterror("CreateProcessW", _k32().CreateProcessW(
-        NULL, wide(command_line), NULL, NULL, int(inherit_handles), flags, environment, wide(cwd),
-        startup, info), target=command_line)
+    with startup_with_jobs(startup, jobs) as (extended, extra_flags):
+        check_lasterror("CreateProcessW", _k32().CreateProcessW(
+            NULL, wide(command_line), NULL, NULL, int(inherit_handles), flags | extra_flags,
+            environment, wide(cwd), extended, info), target=command_line)
     return info
+
+
+@contextlib.contextmanager
+def startup_with_jobs(startup, jobs):
+    """``(STARTUPINFOW *, extra creation flags)`` for a child that starts in ``jobs``: a
+    ``STARTUPINFOEXW`` carrying a PROC_THREAD_ATTRIBUTE_JOB_LIST (freed afterwards), or
+    ``startup`` itself when ``jobs`` is empty.
+    https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-updateprocthreadattribute"""
+    jobs = list(jobs)
+    if not jobs:
+        yield startup, 0
+        return
+    size = ffi.new("SIZE_T *")
+    _k32().InitializeProcThreadAttributeList(NULL, 1, 0, size)  # fails, telling the size
+    buffer = ffi.new("char[]", size[0])
+    attributes = ffi.cast("LPPROC_THREAD_ATTRIBUTE_LIST", buffer)
+    check_lasterror("InitializeProcThreadAttributeList",
+                    _k32().InitializeProcThreadAttributeList(attributes, 1, 0, size))
+    try:
+        handles = ffi.new("HANDLE[]", jobs)  # must outlive the create call
+        check_lasterror("UpdateProcThreadAttribute", _k32().UpdateProcThreadAttribute(
+            attributes, 0, C.PROC_THREAD_ATTRIBUTE_JOB_LIST, handles, ffi.sizeof(handles), NULL,
+            NULL))
+        extended = ffi.new("STARTUPINFOEXW *")
+        extended.StartupInfo = startup[0]
+        extended.StartupInfo.cb = ffi.sizeof("STARTUPINFOEXW")
+        extended.lpAttributeList = attributes
+        yield ffi.cast("STARTUPINFOW *", extended), C.EXTENDED_STARTUPINFO_PRESENT
+    finally:
+        _k32().DeleteProcThreadAttributeList(attributes)
 
 
 def GetCurrentProcess():
@@ -206,6 +240,18 @@ def CreateFile(path: str, access: int, share: int, disposition: int, flags: int)
     https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-createfilew"""
     return check_lasterror("CreateFileW", _k32().CreateFileW(
         wide(path), access, share, NULL, disposition, flags, NULL), INVALID_HANDLE_VALUE, path)
+
+
+def GetFileType(handle) -> int:
+    """``FILE_TYPE_DISK``, ``_CHAR``, ``_PIPE``, or ``FILE_TYPE_UNKNOWN`` (0) for a handle that is
+    no file at all (a thread, a process); a failed call is raised.
+    https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getfiletype"""
+    kind = _k32().GetFileType(handle)
+    if kind == 0:
+        code, text = ffi.getwinerror()
+        if code != 0:  # NO_ERROR: a valid handle of unknown type
+            raise os_error("GetFileType", winerror=code, strerror=text)
+    return kind
 
 
 def GetVolumePathName(path: str) -> str:

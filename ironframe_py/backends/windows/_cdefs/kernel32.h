@@ -36,6 +36,21 @@ typedef int JOBOBJECTINFOCLASS;
 #define CREATE_UNICODE_ENVIRONMENT 0x00000400
 #define CREATE_BREAKAWAY_FROM_JOB 0x01000000
 #define CREATE_NO_WINDOW 0x08000000
+#define CREATE_NEW_CONSOLE 0x00000010
+#define CREATE_SEPARATE_WOW_VDM 0x00000800
+#define CREATE_DEFAULT_ERROR_MODE 0x04000000
+#define NORMAL_PRIORITY_CLASS 0x00000020
+#define IDLE_PRIORITY_CLASS 0x00000040
+#define HIGH_PRIORITY_CLASS 0x00000080
+#define REALTIME_PRIORITY_CLASS 0x00000100
+#define BELOW_NORMAL_PRIORITY_CLASS 0x00004000
+#define ABOVE_NORMAL_PRIORITY_CLASS 0x00008000
+#define EXTENDED_STARTUPINFO_PRESENT 0x00080000
+#define PROC_THREAD_ATTRIBUTE_JOB_LIST 0x0002000D
+#define FILE_TYPE_UNKNOWN 0x0000
+#define FILE_TYPE_DISK 0x0001
+#define FILE_TYPE_CHAR 0x0002
+#define FILE_TYPE_PIPE 0x0003
 #define PROCESS_TERMINATE 0x0001
 #define PROCESS_SET_QUOTA 0x0100
 #define PROCESS_QUERY_LIMITED_INFORMATION 0x1000
@@ -205,6 +220,15 @@ typedef struct _PROCESS_INFORMATION {
     DWORD dwThreadId;
 } PROCESS_INFORMATION;
 
+/* Opaque: sized by InitializeProcThreadAttributeList, only ever passed by pointer. */
+typedef struct _PROC_THREAD_ATTRIBUTE_LIST *LPPROC_THREAD_ATTRIBUTE_LIST;
+
+/* https://learn.microsoft.com/windows/win32/api/winbase/ns-winbase-startupinfoexw */
+typedef struct _STARTUPINFOEXW {
+    STARTUPINFOW StartupInfo;
+    LPPROC_THREAD_ATTRIBUTE_LIST lpAttributeList;
+} STARTUPINFOEXW;
+
 /* --- functions (one per line: tools/check_win_layout.py reads them) --- */
 /* https://learn.microsoft.com/windows/win32/api/jobapi2/nf-jobapi2-createjobobjectw */
 HANDLE CreateJobObjectW(SECURITY_ATTRIBUTES *lpJobAttributes, const WCHAR *lpName);
@@ -262,3 +286,11 @@ HANDLE CreateFileW(const WCHAR *lpFileName, DWORD dwDesiredAccess, DWORD dwShare
 BOOL GetVolumePathNameW(const WCHAR *lpszFileName, WCHAR *lpszVolumePathName, DWORD cchBufferLength);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesstimes */
 BOOL GetProcessTimes(HANDLE hProcess, FILETIME *lpCreationTime, FILETIME *lpExitTime, FILETIME *lpKernelTime, FILETIME *lpUserTime);
+/* https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getfiletype */
+DWORD GetFileType(HANDLE hFile);
+/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-initializeprocthreadattributelist */
+BOOL InitializeProcThreadAttributeList(LPPROC_THREAD_ATTRIBUTE_LIST lpAttributeList, DWORD dwAttributeCount, DWORD dwFlags, SIZE_T *lpSize);
+/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-updateprocthreadattribute */
+BOOL UpdateProcThreadAttribute(LPPROC_THREAD_ATTRIBUTE_LIST lpAttributeList, DWORD dwFlags, ULONG_PTR Attribute, PVOID lpValue, SIZE_T cbSize, PVOID lpPreviousValue, SIZE_T *lpReturnSize);
+/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-deleteprocthreadattributelist */
+void DeleteProcThreadAttributeList(LPPROC_THREAD_ATTRIBUTE_LIST lpAttributeList);
