@@ -9,8 +9,11 @@ cite the documentation.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from windows_fake import (
+    ADMINISTRATORS_SID,
     CPWT_FLAGS,
     LOCAL_SYSTEM_PRIVILEGES,
     FakeAdvapi32Dll,
@@ -301,3 +304,106 @@ def test_fake_binding_a_launch_over_the_process_limit_leaks_no_handle_and_no_pro
     fake.kernel32.CloseHandle(nul[0])
     job.close()
     assert fake.leftovers() == {}
+
+
+# --- 10: taking back a file the container locked the host out of ---------------------------------
+
+def test_fake_binding_destroy_takes_back_a_file_the_container_locked_us_out_of(tmp_path, monkeypatch):
+    fake = FakeWindows()
+    with _service(tmp_path / "svc", fake) as service:
+        container = service.create(ContainerSpec(handle="web"))
+        locked = os.path.join(container.path, "deep", "locked.txt")
+        os.makedirs(os.path.dirname(locked))
+        with open(locked, "w") as file:
+            file.write("mine")
+        fake.locked.add(locked)  # the container user took our access away
+        real_unlink = os.unlink
+
+        def unlink(path, *, dir_fd=None):
+            if os.path.basename(path) == "locked.txt" and locked in fake.locked:
+                raise PermissionError(13, "Access is denied", path)
+            return real_unlink(path, dir_fd=dir_fd)
+
+        monkeypatch.setattr(os, "unlink", unlink)
+        service.destroy("web")
+        assert service.list() == []
+    assert not os.path.exists(container.path)
+    assert fake.owners[locked] == ADMINISTRATORS_SID
+    assert fake.leftovers() == {}
+
+
+def test_fake_binding_a_file_that_cannot_be_taken_back_fails_destroy_loudly(tmp_path, monkeypatch):
+    fake = FakeWindows()
+    with _service(tmp_path / "svc", fake) as service:
+        container = service.create(ContainerSpec(handle="web"))
+        locked = os.path.join(container.path, "locked.txt")
+        open(locked, "w").close()
+        real_unlink = os.unlink
+
+        def unlink(path, *, dir_fd=None):
+            if os.path.basename(path) == "locked.txt":
+                raise PermissionError(13, "Access is denied", path)
+            return real_unlink(path, dir_fd=dir_fd)
+
+        monkeypatch.setattr(os, "unlink", unlink)
+        with pytest.raises(Exception, match="destroy"):
+            service.destroy("web")
+        assert service.list() == ["web"]  # kept, state destroying: destroy() may be retried
+        monkeypatch.setattr(os, "unlink", real_unlink)
+        service.destroy("web")
+    assert fake.leftovers() == {}
+
+
+# --- 11: the logon right, named when it is missing ----------------------------------------------
+
+def test_fake_binding_a_user_without_the_logon_right_is_told_which_right(tmp_path):
+    fake = FakeWindows()
+    original = fake.netapi32._functions["NetUserAdd"]
+
+    def add_without_rights(server, name, password, comment="", flags=0):
+        original(server, name, password, comment, flags)
+        fake.users[name.lower()]["logon_rights"] = set()  # a hardened baseline
+
+    fake.netapi32._functions["NetUserAdd"] = add_without_rights
+    with _service(tmp_path / "svc", fake) as service:
+        with pytest.raises(OSCallError) as raised:
+            service.create(ContainerSpec(handle="web"))
+        assert raised.value.winerror == W.ERROR_LOGON_TYPE_NOT_GRANTED
+        assert "Allow log on locally" in "".join(getattr(raised.value, "__notes__", []))
+        assert service.list() == []
+    assert fake.leftovers() == {}
+
+
+# --- issue 8, item 6: open() is pure --------------------------------------------------------------
+
+def test_fake_binding_get_destroy_and_recover_after_the_host_died_create_no_job(tmp_path):
+    """The jobs went with the dead host (kill-on-close); looking at, destroying or recovering
+    its containers must not make new ones -- only a run does."""
+    root = tmp_path / "svc"
+    fake = FakeWindows()
+    first = _service(root, fake)
+    for handle in ("a", "b", "c"):
+        first.create(ContainerSpec(handle=handle))
+    _host_died(first, fake)
+    made = fake.calls.count("CreateJobObject")
+    with _service(root, fake) as second:
+        container = second.get("a")
+        assert container._view.pids() == [] and container._view.stats().processes == 0
+        second.destroy("b")
+        assert sorted(second.recover()) == ["c"]  # "a" is held open by this service
+        assert fake.calls.count("CreateJobObject") == made
+        process = container.run(SLEEP)  # a run needs a job: now one is made
+        assert fake.calls.count("CreateJobObject") == made + 1
+        second.destroy("a")
+        assert process.wait(1) == 1 and second.list() == []
+    assert fake.leftovers() == {}
+
+
+def _host_died(service: ContainerService, fake: FakeWindows) -> None:
+    """What Windows does when the host process dies: its handles close (kill-on-close fires)."""
+    from ironframe_py import service as service_module
+
+    for value in [v for v, (kind, _) in fake.open_handles.items() if kind == "job"]:
+        fake.kernel32.CloseHandle(ffi.cast("HANDLE", value))
+    service_module._OPEN_SERVICES.discard(service._owner[2])
+    service.store.close()

@@ -170,6 +170,8 @@ class FakeWindows:
         self.jobs: dict[int, FakeJob] = {}  # first handle value -> job
         self.processes: dict[int, FakeProcess] = {}
         self.acls: dict[str, tuple[int, list]] = {}  # path -> (control, entries)
+        self.owners: dict[str, bytes | None] = {}  # path -> owner SID, where we set one
+        self.locked: set[str] = set()  # paths whose DACL shuts this host out (see SetNamedSecurityInfo)
         self.quotas: dict[tuple[str, str], int] = {}  # (drive, SID string) -> limit
         self.open_handles: dict[int, tuple[str, Any]] = {}
         self.host_handles: dict[int, int] = {}  # fd -> the handle the CRT holds for it
@@ -500,8 +502,25 @@ class FakeWindows:
         def SetNamedSecurityInfo(path, info, dacl=None, owner=None):
             if not os.path.exists(path):
                 raise os_error("SetNamedSecurityInfoW", winerror=W.ERROR_FILE_NOT_FOUND, target=path)
-            protected = C.SE_DACL_PROTECTED if info & C.PROTECTED_DACL_SECURITY_INFORMATION else 0
-            self.acls[path] = (C.SE_DACL_PRESENT | protected, dacl)
+            if path in self.locked:
+                # A file whose owner (a container user) left us out of its DACL.  Documented:
+                # SeTakeOwnershipPrivilege grants WRITE_OWNER (and SeRestorePrivilege sets any
+                # owner) but not WRITE_DAC; the owner is implicitly allowed WRITE_DAC.  So a call
+                # that sets both at once is refused; owner first, then the DACL, works.
+                # https://learn.microsoft.com/windows/win32/secauthz/privilege-constants
+                # https://learn.microsoft.com/windows/win32/secauthz/dacls-and-aces
+                may_own = {"SeTakeOwnershipPrivilege", "SeRestorePrivilege"} & self.enabled_privileges
+                if info & C.DACL_SECURITY_INFORMATION or not may_own:
+                    raise os_error("SetNamedSecurityInfoW", winerror=W.ERROR_ACCESS_DENIED,
+                                   target=path)
+                self.locked.discard(path)
+                self.owners[path] = owner
+                return
+            if info & C.OWNER_SECURITY_INFORMATION:
+                self.owners[path] = owner
+            if info & C.DACL_SECURITY_INFORMATION:
+                protected = C.SE_DACL_PROTECTED if info & C.PROTECTED_DACL_SECURITY_INFORMATION else 0
+                self.acls[path] = (C.SE_DACL_PRESENT | protected, dacl)
 
         def GetNamedSecurityInfo(path):
             control, dacl = self.acls.get(path, (C.SE_DACL_PRESENT, None))

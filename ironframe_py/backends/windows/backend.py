@@ -24,6 +24,7 @@ rollback, ``destroy`` and ``recover`` share it; "already gone" is success.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -252,6 +253,7 @@ class WindowsBackend:
         if kind == "job":
             self._release_job(resource.key)
         elif kind == "dir":
+            self._enable_privileges()  # SeTakeOwnership/SeRestore, for files the container locked
             remove_tree(resource.key, api=self.api)
         elif kind == "profile":
             sid = resource.data.get("sid") or self._sid_string_or_none(resource.key)
@@ -306,20 +308,32 @@ class WindowsBackend:
     # --- runtime ---------------------------------------------------------------------------------
 
     def open(self, ctx: ContainerContext, resources: Sequence[Resource]) -> WindowsContainerView:
-        """Runtime view of a created container (re-creating its job if this host lost it)."""
+        """Runtime view of a created container.  Pure: it makes nothing, so get(), destroy()
+        and recover() create no job; the job is found when needed (see ``find_job``)."""
         job_name = next((r.key for r in resources if r.kind == "job"), None)
         disk = next((r for r in resources if r.kind == "quota"), None)
-        job = self._job_for(ctx, job_name) if job_name is not None else None
-        return WindowsContainerView(self, ctx, self.user_name(ctx), job, disk)
+        return WindowsContainerView(self, ctx, self.user_name(ctx), job_name, disk)
 
-    def _job_for(self, ctx: ContainerContext, job_name: str) -> JobObject:
+    def find_job(self, ctx: ContainerContext, job_name: str, *, create: bool) -> JobObject | None:
+        """The container's job: the handle this service holds, else the named job opened
+        (another handle still keeps it), else -- only if ``create`` -- a fresh one with the
+        container's limits (the host that made it died, and kill-on-close took its processes
+        with it).  ``None`` when it does not exist and ``create`` is false."""
         with self._lock:
             job = self._jobs.get(job_name)
         if job is not None:
             return job
-        # The host that made the job is gone, and kill-on-close took its processes
-        # with it: a fresh job of the same name serves the container from now on.
-        self._create_job(ctx, job_name)
+        try:
+            opened = JobObject.open(job_name, api=self.api)
+        except NotFound:
+            if not create:
+                return None
+            self._create_job(ctx, job_name)
+        else:
+            with self._lock:
+                job = self._jobs.setdefault(job_name, opened)
+            if job is not opened:
+                opened.close()  # another thread registered it first
         with self._lock:
             return self._jobs[job_name]
 
@@ -339,59 +353,95 @@ def _make_dir(path: str) -> None:
 
 
 def remove_tree(path: str, *, api: Api = REAL) -> None:
-    """Delete a directory tree; "already gone" is success.
+    """Delete a directory tree; "already gone" is success, anything left behind is raised.
 
-    Read-only files are made writable and retried.  A file whose DACL the
-    container user changed to lock the host out is given our protected DACL
-    back first (needs SeTakeOwnership/SeRestore on a real host).
+    Read-only files are made writable and retried.  A file or directory whose
+    DACL the container user changed to lock the host out is taken back first
+    (:func:`_reclaim`; the caller enables SeTakeOwnership and SeRestore), and
+    the tree is walked again, since a directory we could not list hid what is
+    below it.  On Windows the walk uses extended-length (``\\\\?\\``) paths, so that a tree
+    deeper than MAX_PATH is removed, not reported as missing.
     """
-    def on_error(function, target, excinfo) -> None:
-        err = excinfo[1] if isinstance(excinfo, tuple) else excinfo
-        if isinstance(err, FileNotFoundError):
-            return
-        if os.name == "nt" and isinstance(err, PermissionError):
-            _reclaim(target, api)
-        os.chmod(target, stat.S_IWRITE | stat.S_IREAD)
-        function(target)
+    target = long_path(path)
 
-    if os.path.lexists(path):
-        shutil.rmtree(path, onerror=on_error)
+    def on_error(function, failed, excinfo) -> None:
+        err = excinfo[1] if isinstance(excinfo, tuple) else excinfo
+        if not os.path.lexists(failed):
+            return  # removed meanwhile
+        if isinstance(err, PermissionError):
+            _reclaim(failed, api)
+        os.chmod(failed, stat.S_IWRITE | stat.S_IREAD)
+        function(failed)
+
+    for walk in range(REMOVE_WALKS):
+        if not os.path.lexists(target):
+            return
+        try:
+            shutil.rmtree(target, onerror=on_error)
+        except OSError:
+            if walk == REMOVE_WALKS - 1 and os.path.lexists(target):
+                raise
+
+
+REMOVE_WALKS = 3
+
+
+def long_path(path: str) -> str:
+    """``path`` with the ``\\\\?\\`` prefix on Windows (no MAX_PATH limit); else unchanged."""
+    if os.name != "nt" or path.startswith("\\\\?\\"):
+        return path
+    full = os.path.abspath(path)
+    if full.startswith("\\\\"):
+        return "\\\\?\\UNC\\" + full[2:]
+    return "\\\\?\\" + full
 
 
 def _reclaim(target: str, api: Api) -> None:
-    """Give SYSTEM and Administrators full control of ``target`` again."""
+    """Give SYSTEM and Administrators full control of ``target`` again: the owner first (which
+    SeTakeOwnership/SeRestore allow), then -- as the owner, who may always write the DACL --
+    the DACL.  One call setting both needs WRITE_DAC, which those privileges do not give."""
     system = api.advapi32.ConvertStringSidToSid(acl.SYSTEM_SID)
     admins = api.advapi32.ConvertStringSidToSid(acl.ADMINISTRATORS_SID)
+    api.advapi32.SetNamedSecurityInfo(target, C.OWNER_SECURITY_INFORMATION, owner=admins)
     entries = [(sid, C.FILE_ALL_ACCESS, C.SET_ACCESS, C.NO_INHERITANCE) for sid in (system, admins)]
-    api.advapi32.SetNamedSecurityInfo(
-        target, C.DACL_SECURITY_INFORMATION | C.OWNER_SECURITY_INFORMATION,
-        api.advapi32.SetEntriesInAcl(entries), owner=admins)
+    api.advapi32.SetNamedSecurityInfo(target, C.DACL_SECURITY_INFORMATION,
+                                      api.advapi32.SetEntriesInAcl(entries))
 
 
 class WindowsContainerView:
-    """Processes, usage and limits of one Windows container."""
+    """Processes, usage and limits of one Windows container (its job found on each use)."""
 
     def __init__(self, backend: WindowsBackend, ctx: ContainerContext, user_name: str,
-                 job: JobObject | None, disk: Resource | None) -> None:
+                 job_name: str | None, disk: Resource | None) -> None:
         self.backend = backend
         self.ctx = ctx
         self.user_name = user_name
-        self.job = job
+        self.job_name = job_name
         self.disk = disk
         self._api = backend.api
 
     def __repr__(self) -> str:
-        return f"<WindowsContainerView {self.ctx.handle!r} user={self.user_name} {self.job!r}>"
+        return f"<WindowsContainerView {self.ctx.handle!r} user={self.user_name} {self.job_name}>"
 
-    def _job(self) -> JobObject:
-        if self.job is None:
-            raise InvalidState("incomplete", "run or measure processes",
-                               f"{self.ctx.handle!r} has no job (its creation never finished)")
-        return self.job
+    def _find_job(self, *, create: bool) -> JobObject | None:
+        if self.job_name is None:
+            if create:
+                raise InvalidState("incomplete", "run or measure processes",
+                                   f"{self.ctx.handle!r} has no job (its creation never finished)")
+            return None
+        return self.backend.find_job(self.ctx, self.job_name, create=create)
+
+    @property
+    def job(self) -> JobObject:
+        """The job, for the guard (which must watch one): made again if the host lost it."""
+        job = self._find_job(create=True)
+        assert job is not None
+        return job
 
     def spawn(self, spec: ProcessSpec, env: Mapping[str, str],
               stdio: Sequence[int | None]) -> launch.WindowsProcess:
-        """Start ``spec`` as the container user, suspended, in the job, then resumed."""
+        """Start ``spec`` as the container user, inside the job."""
+        job = self.job
         cwd = os.path.join(self.ctx.path, *spec.cwd.split("/")) if spec.cwd else self.ctx.path
         full_env = {**_system_env(), "USERPROFILE": self.ctx.path, "TEMP": self.ctx.path,
                     "TMP": self.ctx.path, **env}
@@ -403,7 +453,7 @@ class WindowsContainerView:
                 self.backend._users[self.user_name] = user
         token = user.logon(self.backend.logon_type)
         try:
-            return launch.spawn(self._job(), list(spec.argv), full_env, cwd, stdio, token=token,
+            return launch.spawn(job, list(spec.argv), full_env, cwd, stdio, token=token,
                                 as_user=self.backend._as_user, api=self._api)
         finally:
             users.close_token(token, api=self._api)
@@ -413,13 +463,15 @@ class WindowsContainerView:
         return self.backend._user(self.user_name).sid()
 
     def pids(self) -> list[int]:
-        """Every process in the container's job (none if it never got one)."""
-        return self.job.pids() if self.job is not None else []
+        """Every process in the container's job (none if there is no job)."""
+        job = self._find_job(create=False)
+        return job.pids() if job is not None else []
 
     def kill_all(self, timeout: float) -> None:
         """Terminate the job's processes and the user's escapees; wait until none is left."""
-        if self.job is not None:
-            self.job.terminate(EXIT_KILLED)
+        job = self._find_job(create=False)
+        if job is not None:
+            job.terminate(EXIT_KILLED)
         kill_escapees(self.user_name, set(), self._api)
         deadline = time.monotonic() + timeout
         while self.pids():
@@ -430,19 +482,24 @@ class WindowsContainerView:
 
     def signal_all(self, sig: int) -> None:
         """Windows has no signals: every process of the container is terminated."""
-        if self.job is not None:
-            self.job.terminate(EXIT_KILLED)
+        job = self._find_job(create=False)
+        if job is not None:
+            job.terminate(EXIT_KILLED)
 
     def stats(self) -> Stats:
         """Usage from the job's accounting, its processes' commit, and the quota."""
-        job = self._job()
-        accounting = job.accounting()
         limits = self.ctx.limits
         disk_usage = disk_limit = None
         if self.disk is not None:
             entry = self._quota().query()
             if entry is not None:
                 disk_usage, disk_limit = entry
+        job = self._find_job(create=False)
+        if job is None:  # no job (yet): nothing runs
+            return Stats(memory_usage=0, memory_limit=limits.memory, cpu_time=0.0, processes=0,
+                         process_limit=limits.processes, disk_usage=disk_usage,
+                         disk_limit=disk_limit, disk_method="quota" if self.disk else None)
+        accounting = job.accounting()
         return Stats(memory_usage=memory_of(job.pids(), self._api),
                      memory_peak=accounting.peak_job_memory or None, memory_limit=limits.memory,
                      cpu_time=accounting.user_time + accounting.kernel_time,
@@ -456,14 +513,21 @@ class WindowsContainerView:
         return quota.DiskQuota(self.disk.data["drive"], sid, api=self._api)
 
     def set_limits(self, limits: Limits) -> None:
-        """Apply the non-``None`` fields of ``limits`` to the running job (and the quota)."""
+        """Apply the non-``None`` fields of ``limits`` to the running job (and the quota); a job
+        made later (see ``find_job``) gets them too."""
         check_limits(limits, quotas=True)
         if limits.disk is not None:
             if self.disk is None:
                 raise UnsupportedOnPlatform(
                     "limit_disk", "a disk limit can only be changed on a container created with one")
             self._quota().set_limit(limits.disk)
-        apply_limits(self._job(), limits)
+        changed = {field.name: getattr(limits, field.name) for field in dataclasses.fields(limits)
+                   if getattr(limits, field.name) is not None}
+        self.ctx = dataclasses.replace(self.ctx, limits=dataclasses.replace(self.ctx.limits,
+                                                                            **changed))
+        job = self._find_job(create=False)
+        if job is not None:
+            apply_limits(job, limits)
 
     def close(self) -> None:
         """The job handle belongs to the backend (it must outlive views); nothing to release."""
