@@ -683,10 +683,6 @@ class FakeWindows:
             _drive(volume)
             return self.quota_flags, -1, -1
 
-        def set_volume_control(volume, flags):
-            _drive(volume)
-            self.quota_flags = flags
-
         return {name: value for name, value in locals().items()
                 if not name.startswith("_") and name != "self"}
 

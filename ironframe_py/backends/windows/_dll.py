@@ -57,7 +57,7 @@ def dll(name: str):
 _OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
     # Not exported by Wine 8; on every Windows since 2000.
     "ntfs_quota": ("ntdll.dll", ("NtSetQuotaInformationFile", "NtQueryQuotaInformationFile",
-                                 "NtSetVolumeInformationFile", "NtQueryVolumeInformationFile")),
+                                 "NtQueryVolumeInformationFile")),
     # Vista+ (Secondary Logon); the launch path.
     "process_with_token": ("advapi32.dll", ("CreateProcessWithTokenW",)),
     # User profiles (userenv.dll), needed to delete a container user's profile.

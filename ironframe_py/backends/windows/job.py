@@ -37,20 +37,6 @@ class LimitFlag(enum.IntFlag):
     KILL_ON_JOB_CLOSE = C.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
 
 
-class UiLimit(enum.IntFlag):
-    """``JOB_OBJECT_UILIMIT_*``: what processes in the job may not do to the desktop."""
-
-    HANDLES = C.JOB_OBJECT_UILIMIT_HANDLES
-    READCLIPBOARD = C.JOB_OBJECT_UILIMIT_READCLIPBOARD
-    WRITECLIPBOARD = C.JOB_OBJECT_UILIMIT_WRITECLIPBOARD
-    SYSTEMPARAMETERS = C.JOB_OBJECT_UILIMIT_SYSTEMPARAMETERS
-    DISPLAYSETTINGS = C.JOB_OBJECT_UILIMIT_DISPLAYSETTINGS
-    GLOBALATOMS = C.JOB_OBJECT_UILIMIT_GLOBALATOMS
-    DESKTOP = C.JOB_OBJECT_UILIMIT_DESKTOP
-    EXITWINDOWS = C.JOB_OBJECT_UILIMIT_EXITWINDOWS
-    ALL = C.JOB_OBJECT_UILIMIT_ALL
-
-
 @dataclasses.dataclass(frozen=True)
 class JobAccounting:
     """Totals of a job: CPU seconds, processes, and peak memory."""
@@ -141,18 +127,6 @@ class JobObject:
                                                    info)
         self._written = info
 
-    def limits(self) -> dict[str, int | bool | None]:
-        """The limits as the kernel holds them."""
-        info = self._query_limits()
-        flags = info.BasicLimitInformation.LimitFlags
-        return {
-            "job_memory": info.JobMemoryLimit if flags & LimitFlag.JOB_MEMORY else None,
-            "process_memory": info.ProcessMemoryLimit if flags & LimitFlag.PROCESS_MEMORY else None,
-            "active_processes": (info.BasicLimitInformation.ActiveProcessLimit
-                                 if flags & LimitFlag.ACTIVE_PROCESS else None),
-            "kill_on_close": bool(flags & LimitFlag.KILL_ON_JOB_CLOSE),
-        }
-
     def set_cpu_rate(self, *, hard_cap: int | None = None, weight: int | None = None) -> None:
         """A hard cap (``CpuRate`` 1..10000) or a relative weight (1..9); neither removes control.
 
@@ -172,21 +146,11 @@ class JobObject:
         self._api.kernel32.SetInformationJobObject(self.handle, C.JobObjectCpuRateControlInformation,
                                                    info)
 
-    def set_ui_restrictions(self, limits: UiLimit = UiLimit.ALL) -> None:
-        """Forbid processes in the job the desktop operations in ``limits``."""
-        info = ffi.new("JOBOBJECT_BASIC_UI_RESTRICTIONS *")
-        info.UIRestrictionsClass = int(limits)
-        self._api.kernel32.SetInformationJobObject(self.handle, C.JobObjectBasicUIRestrictions, info)
-
     # --- membership and accounting ----------------------------------------------------------------
 
     def assign(self, process) -> None:
         """Put a process (handle) in the job."""
         self._api.kernel32.AssignProcessToJobObject(self.handle, process)
-
-    def contains(self, process) -> bool:
-        """True if the process (handle) is in this job."""
-        return self._api.kernel32.IsProcessInJob(process, self.handle)
 
     def pids(self) -> list[int]:
         """Ids of the processes in the job (ask; on ERROR_MORE_DATA grow the list and ask again).
@@ -223,14 +187,6 @@ class JobObject:
         peak = self._query_limits().PeakJobMemoryUsed
         return JobAccounting(info.TotalUserTime / 1e7, info.TotalKernelTime / 1e7,
                              info.ActiveProcesses, info.TotalProcesses, peak)
-
-    def attach_port(self, port, key: int) -> None:
-        """Send this job's JOB_OBJECT_MSG_* notifications to completion ``port`` with ``key``."""
-        info = ffi.new("JOBOBJECT_ASSOCIATE_COMPLETION_PORT *")
-        info.CompletionKey = ffi.cast("LPVOID", key)
-        info.CompletionPort = port
-        self._api.kernel32.SetInformationJobObject(
-            self.handle, C.JobObjectAssociateCompletionPortInformation, info)
 
     # --- ending --------------------------------------------------------------------------------------
 

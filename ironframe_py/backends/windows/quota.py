@@ -8,8 +8,8 @@ volume.  They must be enabled and enforced on the volume by the operator
 call on a host whose ntdll lacks the NT quota calls (Wine).
 
 NT APIs used (ntifs.h): NtSetQuotaInformationFile,
-NtQueryQuotaInformationFile, NtQueryVolumeInformationFile and
-NtSetVolumeInformationFile (FileFsControlInformation), on a handle to the
+NtQueryQuotaInformationFile and NtQueryVolumeInformationFile
+(FileFsControlInformation), on a handle to the
 volume's quota index ``\\\\.\\C:\\$Extend\\$Quota:$Q:$INDEX_ALLOCATION`` as
 ``fsutil`` opens it.  Needs an administrator.  Windows 2000+.
 """

@@ -90,10 +90,6 @@ class LocalUser:
         """The account's SID as ``S-1-5-21-...``."""
         return self._api.advapi32.ConvertSidToStringSid(self.sid())
 
-    def groups(self) -> list[str]:
-        """Local groups the account belongs to (directly or through others)."""
-        return self._api.netapi32.NetUserGetLocalGroups(None, self.name)
-
     def reset_password(self) -> None:
         """Give the account a new random password, known only to this process."""
         password = generate_password()
@@ -124,11 +120,6 @@ class LocalUser:
             self._api.userenv.UnloadUserProfile(token, profile)
         finally:
             close_token(token, api=self._api)
-
-    def delete(self) -> None:
-        """Delete the account; succeeds if it is already gone."""
-        delete_user(self.name, api=self._api)
-
 
 def close_token(token, *, api: Api = REAL) -> None:
     """Close a logon token.  Wine's LogonUserW hands out a fake token that is no handle at all;

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 
-from ...._winerror import WAIT_TIMEOUT
 from ....errors import os_error
 from .._dll import INVALID_HANDLE_VALUE, NULL, check_lasterror, dll, text_of, wide
 from .._ffi import C, ffi
@@ -62,27 +61,6 @@ def IsProcessInJob(process, job=NULL) -> bool:
     result = ffi.new("BOOL *")
     check_lasterror("IsProcessInJob", _k32().IsProcessInJob(process, job, result))
     return bool(result[0])
-
-
-def CreateIoCompletionPort():
-    """A new completion port, not yet associated with anything.
-    https://learn.microsoft.com/windows/win32/fileio/createiocompletionport"""
-    invalid = ffi.cast("HANDLE", -1)
-    return check_lasterror("CreateIoCompletionPort",
-                           _k32().CreateIoCompletionPort(invalid, NULL, 0, 1), NULL)
-
-
-def GetQueuedCompletionStatus(port, timeout_ms: int) -> tuple[int, int, int] | None:
-    """``(message, key, value)`` of the next packet, or ``None`` on timeout.
-    https://learn.microsoft.com/windows/win32/api/ioapiset/nf-ioapiset-getqueuedcompletionstatus"""
-    message, key = ffi.new("DWORD *"), ffi.new("ULONG_PTR *")
-    overlapped = ffi.new("OVERLAPPED **")
-    if not _k32().GetQueuedCompletionStatus(port, message, key, overlapped, timeout_ms):
-        code, text = ffi.getwinerror()
-        if code == WAIT_TIMEOUT:
-            return None
-        raise os_error("GetQueuedCompletionStatus", winerror=code, strerror=text)
-    return message[0], key[0], int(ffi.cast("uintptr_t", overlapped[0]))
 
 
 def OpenProcess(access: int, pid: int):
@@ -182,38 +160,9 @@ def GetCurrentProcess():
     return _k32().GetCurrentProcess()
 
 
-def GetCurrentProcessId() -> int:
-    """https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getcurrentprocessid"""
-    return _k32().GetCurrentProcessId()
-
-
 def GetProcessId(process) -> int:
     """https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocessid"""
     return check_lasterror("GetProcessId", _k32().GetProcessId(process))
-
-
-def WaitForMultipleObjects(handles, wait_all: bool, timeout_ms: int) -> int:
-    """WAIT_OBJECT_0 + index, or WAIT_TIMEOUT.
-    https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-waitformultipleobjects"""
-    array = ffi.new("HANDLE[]", list(handles))
-    return check_lasterror("WaitForMultipleObjects", _k32().WaitForMultipleObjects(
-        len(array), array, int(wait_all), timeout_ms), 0xFFFFFFFF)
-
-
-def CreatePipe(inherit: bool = False):
-    """``(read_end, write_end)`` of a new anonymous pipe; both inheritable if ``inherit``.
-    https://learn.microsoft.com/windows/win32/api/namedpipeapi/nf-namedpipeapi-createpipe"""
-    read, write = ffi.new("HANDLE *"), ffi.new("HANDLE *")
-    attributes = ffi.new("SECURITY_ATTRIBUTES *")
-    attributes.nLength = ffi.sizeof("SECURITY_ATTRIBUTES")
-    attributes.bInheritHandle = int(inherit)
-    check_lasterror("CreatePipe", _k32().CreatePipe(read, write, attributes, 0))
-    return read[0], write[0]
-
-
-def SetHandleInformation(handle, mask: int, flags: int) -> None:
-    """https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-sethandleinformation"""
-    check_lasterror("SetHandleInformation", _k32().SetHandleInformation(handle, mask, flags))
 
 
 def DuplicateHandle(handle, inherit: bool):
@@ -262,16 +211,3 @@ def GetVolumePathName(path: str) -> str:
     check_lasterror("GetVolumePathNameW", _k32().GetVolumePathNameW(wide(path), buffer, size),
                     target=path)
     return text_of(buffer)
-
-
-def GetProcessTimes(process) -> tuple[float, float]:
-    """``(kernel, user)`` CPU seconds of a process.
-    https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesstimes"""
-    times = ffi.new("FILETIME[4]")
-    check_lasterror("GetProcessTimes", _k32().GetProcessTimes(
-        process, times + 0, times + 1, times + 2, times + 3))
-
-    def seconds(filetime) -> float:
-        return ((filetime.dwHighDateTime << 32) | filetime.dwLowDateTime) / 1e7
-
-    return seconds(times[2]), seconds(times[3])

@@ -83,12 +83,6 @@ typedef int JOBOBJECTINFOCLASS;
 #define MAX_PATH 260
 
 /* --- structs --- */
-/* https://learn.microsoft.com/windows/win32/api/minwinbase/ns-minwinbase-filetime */
-typedef struct _FILETIME {
-    DWORD dwLowDateTime;
-    DWORD dwHighDateTime;
-} FILETIME;
-
 /* https://learn.microsoft.com/windows/win32/api/winnt/ns-winnt-io_counters */
 typedef struct _IO_COUNTERS {
     ULONGLONG ReadOperationCount;
@@ -244,10 +238,6 @@ BOOL AssignProcessToJobObject(HANDLE hJob, HANDLE hProcess);
 BOOL TerminateJobObject(HANDLE hJob, UINT uExitCode);
 /* https://learn.microsoft.com/windows/win32/api/jobapi/nf-jobapi-isprocessinjob */
 BOOL IsProcessInJob(HANDLE ProcessHandle, HANDLE JobHandle, BOOL *Result);
-/* https://learn.microsoft.com/windows/win32/fileio/createiocompletionport */
-HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort, ULONG_PTR CompletionKey, DWORD NumberOfConcurrentThreads);
-/* https://learn.microsoft.com/windows/win32/api/ioapiset/nf-ioapiset-getqueuedcompletionstatus */
-BOOL GetQueuedCompletionStatus(HANDLE CompletionPort, DWORD *lpNumberOfBytesTransferred, ULONG_PTR *lpCompletionKey, OVERLAPPED **lpOverlapped, DWORD dwMilliseconds);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-openprocess */
 HANDLE OpenProcess(DWORD dwDesiredAccess, BOOL bInheritHandle, DWORD dwProcessId);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-terminateprocess */
@@ -256,16 +246,10 @@ BOOL TerminateProcess(HANDLE hProcess, UINT uExitCode);
 BOOL GetExitCodeProcess(HANDLE hProcess, DWORD *lpExitCode);
 /* https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-waitforsingleobject */
 DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
-/* https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-waitformultipleobjects */
-DWORD WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOL bWaitAll, DWORD dwMilliseconds);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-resumethread */
 DWORD ResumeThread(HANDLE hThread);
 /* https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-closehandle */
 BOOL CloseHandle(HANDLE hObject);
-/* https://learn.microsoft.com/windows/win32/api/namedpipeapi/nf-namedpipeapi-createpipe */
-BOOL CreatePipe(HANDLE *hReadPipe, HANDLE *hWritePipe, SECURITY_ATTRIBUTES *lpPipeAttributes, DWORD nSize);
-/* https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-sethandleinformation */
-BOOL SetHandleInformation(HANDLE hObject, DWORD dwMask, DWORD dwFlags);
 /* https://learn.microsoft.com/windows/win32/api/psapi/nf-psapi-getprocessmemoryinfo */
 BOOL K32GetProcessMemoryInfo(HANDLE Process, PROCESS_MEMORY_COUNTERS *ppsmemCounters, DWORD cb);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-createprocessw */
@@ -274,8 +258,6 @@ BOOL CreateProcessW(const WCHAR *lpApplicationName, WCHAR *lpCommandLine, SECURI
 HANDLE GetCurrentProcess(void);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocessid */
 DWORD GetProcessId(HANDLE Process);
-/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getcurrentprocessid */
-DWORD GetCurrentProcessId(void);
 /* https://learn.microsoft.com/windows/win32/api/winbase/nf-winbase-localfree */
 HANDLE LocalFree(HANDLE hMem);
 /* https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-duplicatehandle */
@@ -284,8 +266,6 @@ BOOL DuplicateHandle(HANDLE hSourceProcessHandle, HANDLE hSourceHandle, HANDLE h
 HANDLE CreateFileW(const WCHAR *lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode, SECURITY_ATTRIBUTES *lpSecurityAttributes, DWORD dwCreationDisposition, DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
 /* https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getvolumepathnamew */
 BOOL GetVolumePathNameW(const WCHAR *lpszFileName, WCHAR *lpszVolumePathName, DWORD cchBufferLength);
-/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesstimes */
-BOOL GetProcessTimes(HANDLE hProcess, FILETIME *lpCreationTime, FILETIME *lpExitTime, FILETIME *lpKernelTime, FILETIME *lpUserTime);
 /* https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getfiletype */
 DWORD GetFileType(HANDLE hFile);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-initializeprocthreadattributelist */
