@@ -25,7 +25,7 @@ from . import _platform
 from ._store import EventRecord, Store, open_store
 from .backends.base import Backend, BackendContainer, ContainerContext, Resource, Stats
 from .container import ACTIVE, CREATING, DESTROYED, DESTROYING, Container, KillEvent, default_root
-from .errors import CleanupError, InvalidState, SpecError
+from .errors import CleanupError, InvalidState, SpecError, UnsupportedOnPlatform
 from .process import ContainerProcess
 from .spec import DEVNULL, PIPE, STDOUT, ContainerSpec, Limits, ProcessSpec, check_handle
 
@@ -116,14 +116,16 @@ class ContainerService:
         if not isinstance(spec, ContainerSpec):
             raise SpecError("spec", "must be an ironframe_py.ContainerSpec", spec)
         self._check_open()
-        self.backend.check_host()
+        _check_isolation(self.backend, spec.isolation)
+        if spec.isolation == "user":
+            self.backend.check_host()  # the job isolation needs no privilege
         handle = spec.handle or _random_handle()
         record = self.store.reserve(
             handle, self.uid_range, self._path_for, _spec_to_dict(spec),
             self._owner, self.backend.uid_claimed)
         ctx = ContainerContext(handle=record.handle, uid=record.uid, gid=record.uid,
                                path=record.path, limits=spec.limits, env=dict(spec.env))
-        self._apply_plan(ctx)
+        self._apply_plan(ctx, spec.isolation)
         self.store.mark_created(handle, ACTIVE)
         try:
             return self._adopt(ctx, record.created, ACTIVE)
@@ -219,9 +221,11 @@ class ContainerService:
 
     # --- creation ------------------------------------------------------------------------
 
-    def _apply_plan(self, ctx: ContainerContext) -> None:
+    def _apply_plan(self, ctx: ContainerContext, isolation: str = "user") -> None:
+        # "job" is offered only by backends that list it (see _check_isolation)
+        plan = self.backend.plan_job if isolation == "job" else self.backend.plan  # type: ignore[attr-defined]
         try:
-            for step in self.backend.plan(ctx):
+            for step in plan(ctx):
                 if step.resource is not None:
                     self.store.add_intent(ctx.handle, step.resource)
                 result = step.do()
@@ -409,6 +413,17 @@ def _check_uid_range(uid_range: Any) -> None:
         raise SpecError("uid_range", "must be a non-empty range with step 1", uid_range)
     if uid_range.start < 1000 or uid_range.stop > 2**32 - 2:
         raise SpecError("uid_range", "must lie within 1000..4294967293 (no system ids)", uid_range)
+
+
+def _check_isolation(backend: Any, isolation: str) -> None:
+    """Raise :class:`UnsupportedOnPlatform` before anything is made for an isolation the
+    backend does not offer (each backend lists its own in ``isolations``)."""
+    offered = getattr(backend, "isolations", ("user",))
+    if isolation not in offered:
+        raise UnsupportedOnPlatform(
+            f"isolation={isolation!r}", f"the {backend.platform} backend offers only "
+            f"{', '.join(map(repr, offered))}: a container there always has a user of its own "
+            "(a job-only container is what Windows Job Objects give)")
 
 
 def _spec_to_dict(spec: ContainerSpec) -> dict[str, Any]:

@@ -202,6 +202,8 @@ _LIMIT_CHECKS = [_check_memory, _check_disk, _check_processes, _check_cpu_weight
 
 # --- ContainerSpec -----------------------------------------------------------------
 
+ISOLATIONS = ("user", "job")
+
 @dataclasses.dataclass(frozen=True)
 class ContainerSpec:
     """What to create: handle, limits, default environment and properties.
@@ -210,18 +212,26 @@ class ContainerSpec:
     :param limits: the :class:`Limits` (default: none).
     :param env: environment merged under every process's own environment.
     :param properties: free-form string metadata kept with the container.
+    :param isolation: ``"user"`` (default): a user of its own, a directory only it can
+        open, a disk quota, and the limits; ``"job"`` (Windows only): the limits and
+        kill-on-close of a Job Object, the guard and output capture, run as the
+        caller's own user -- no user, ACL or quota, and no administrator rights needed.
     """
 
     handle: str | None = None
     limits: Limits = dataclasses.field(default_factory=Limits)
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     properties: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    isolation: str = "user"
 
     def __post_init__(self) -> None:
         if self.handle is not None:
             check_handle(self.handle)
         if not isinstance(self.limits, Limits):
             raise SpecError("limits", "must be an ironframe_py.Limits", self.limits)
+        if self.isolation not in ISOLATIONS:
+            raise SpecError("isolation", f"must be one of {', '.join(map(repr, ISOLATIONS))}",
+                            self.isolation)
         object.__setattr__(self, "env", MappingProxyType(_check_str_mapping("env", self.env, env=True)))
         object.__setattr__(self, "properties",
                            MappingProxyType(_check_str_mapping("properties", self.properties, env=False)))

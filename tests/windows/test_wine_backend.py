@@ -71,6 +71,6 @@ def test_guarded_container_over_its_memory_limit_is_stopped_and_the_event_record
             assert hog.wait(60) != 0
             assert sleeper.wait(60) is not None  # the rest of the container went with it
             events = container.kill_events()
-            assert events and events[0].kind == "memory" and events[0].limit == 64 << 20, events
+            assert events and events[0].limit == "memory" and events[0].value == 64 << 20, events
         finally:
             container.destroy()

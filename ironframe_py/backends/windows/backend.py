@@ -89,6 +89,7 @@ class WindowsBackend:
     """
 
     platform = "windows"
+    isolations = ("user", "job")  # see ContainerSpec.isolation and plan_job()
 
     def __init__(self, root: str, *, admin_group: int | str | None = None,
                  cgroup_parent: str | None = None, groups: Sequence[str] = (),
@@ -200,6 +201,22 @@ class WindowsBackend:
         steps.append(Step("job", lambda: self._create_job(ctx, job_name), Resource("job", job_name)))
         return steps
 
+    def plan_job(self, ctx: ContainerContext) -> list[Step]:
+        """Creation steps for ``isolation="job"``: the directory and the job, nothing else.
+
+        No user (processes run as this service's own user), no DACL, no quota, no
+        profile: nothing that needs an administrator.  The job and its resources are
+        marked ``isolation: job`` so that a later ``open()`` knows the mode.
+        """
+        check_limits(ctx.limits, quotas=True)
+        if ctx.limits.disk is not None:
+            raise UnsupportedOnPlatform("limit_disk", "isolation='job' has no user of its own to "
+                                        "hold an NTFS quota (quotas are per user and volume)")
+        mark = {"isolation": "job"}
+        job_name = job_name_for(self.root, users.user_name_for(ctx.handle))
+        return [Step("directory", lambda: _make_dir(ctx.path), Resource("dir", ctx.path, mark)),
+                Step("job", lambda: self._create_job(ctx, job_name), Resource("job", job_name, mark))]
+
     def _user(self, name: str) -> users.LocalUser:
         with self._lock:
             user = self._users.get(name)
@@ -253,7 +270,8 @@ class WindowsBackend:
         if kind == "job":
             self._release_job(resource.key)
         elif kind == "dir":
-            self._enable_privileges()  # SeTakeOwnership/SeRestore, for files the container locked
+            if resource.data.get("isolation") != "job":  # nothing ran as another user there
+                self._enable_privileges()  # SeTakeOwnership/SeRestore, for files a container locked
             remove_tree(resource.key, api=self.api)
         elif kind == "profile":
             sid = resource.data.get("sid") or self._sid_string_or_none(resource.key)
@@ -310,9 +328,11 @@ class WindowsBackend:
     def open(self, ctx: ContainerContext, resources: Sequence[Resource]) -> WindowsContainerView:
         """Runtime view of a created container.  Pure: it makes nothing, so get(), destroy()
         and recover() create no job; the job is found when needed (see ``find_job``)."""
-        job_name = next((r.key for r in resources if r.kind == "job"), None)
+        job = next((r for r in resources if r.kind == "job"), None)
         disk = next((r for r in resources if r.kind == "quota"), None)
-        return WindowsContainerView(self, ctx, self.user_name(ctx), job_name, disk)
+        own_user = job is None or job.data.get("isolation") != "job"
+        return WindowsContainerView(self, ctx, self.user_name(ctx) if own_user else None,
+                                    job.key if job is not None else None, disk)
 
     def find_job(self, ctx: ContainerContext, job_name: str, *, create: bool) -> JobObject | None:
         """The container's job: the handle this service holds, else the named job opened
@@ -411,7 +431,7 @@ def _reclaim(target: str, api: Api) -> None:
 class WindowsContainerView:
     """Processes, usage and limits of one Windows container (its job found on each use)."""
 
-    def __init__(self, backend: WindowsBackend, ctx: ContainerContext, user_name: str,
+    def __init__(self, backend: WindowsBackend, ctx: ContainerContext, user_name: str | None,
                  job_name: str | None, disk: Resource | None) -> None:
         self.backend = backend
         self.ctx = ctx
@@ -445,6 +465,8 @@ class WindowsContainerView:
         cwd = os.path.join(self.ctx.path, *spec.cwd.split("/")) if spec.cwd else self.ctx.path
         full_env = {**_system_env(), "USERPROFILE": self.ctx.path, "TEMP": self.ctx.path,
                     "TMP": self.ctx.path, **env}
+        if self.user_name is None:  # isolation="job": as this service's own user
+            return launch.spawn(job, list(spec.argv), full_env, cwd, stdio, api=self._api)
         self.backend._enable_privileges()  # a restarted service may not have created anything
         user = self.backend._user(self.user_name)
         if user.password is None:
@@ -458,8 +480,11 @@ class WindowsContainerView:
         finally:
             users.close_token(token, api=self._api)
 
-    def user_sid(self) -> bytes:
-        """The container user's SID (binary), as the guard's escapee sweep wants it."""
+    def user_sid(self) -> bytes | None:
+        """The container user's SID (binary), as the guard's escapee sweep wants it; ``None``
+        (no sweep) for ``isolation="job"``, whose processes run as the service's own user."""
+        if self.user_name is None:
+            return None
         return self.backend._user(self.user_name).sid()
 
     def pids(self) -> list[int]:
@@ -472,7 +497,8 @@ class WindowsContainerView:
         job = self._find_job(create=False)
         if job is not None:
             job.terminate(EXIT_KILLED)
-        kill_escapees(self.user_name, set(), self._api)
+        if self.user_name is not None:
+            kill_escapees(self.user_name, set(), self._api)
         deadline = time.monotonic() + timeout
         while self.pids():
             if time.monotonic() > deadline:
