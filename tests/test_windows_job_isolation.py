@@ -16,7 +16,6 @@ import sys
 
 import pytest
 from _support import need_root
-from linux_fixtures import make_root
 from windows_fake import FakeWindows
 
 from ironframe_py import (
@@ -101,6 +100,8 @@ def test_fake_binding_a_disk_limit_needs_a_user_and_is_refused_before_anything(t
 @pytest.mark.skipif(sys.platform == "win32", reason="the Linux backend")
 def test_linux_refuses_a_job_container_before_anything_is_made():
     need_root()
+    from linux_fixtures import make_root  # Linux only
+
     root = make_root()
     with ContainerService(root, guard_interval=None) as service:
         with pytest.raises(UnsupportedOnPlatform) as raised:

@@ -500,6 +500,7 @@ class FakeWindows:
             return blob
 
         def SetNamedSecurityInfo(path, info, dacl=None, owner=None):
+            path = path[4:] if path.startswith("\\\\?\\") else path  # one name per file
             if not os.path.exists(path):
                 raise os_error("SetNamedSecurityInfoW", winerror=W.ERROR_FILE_NOT_FOUND, target=path)
             if path in self.locked:
