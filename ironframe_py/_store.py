@@ -338,8 +338,10 @@ def open_store(root: str) -> Store:
             raise StoreError(f"state store {path} is missing or empty, but {len(left)} container "
                              f"directories remain under {os.path.join(root, 'containers')} "
                              f"({', '.join(sorted(left)[:5])}): " + DAMAGED_ADVICE.format(path=path))
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, STORE_MODE))
-    for name in (path, path + "-wal", path + "-shm"):
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), STORE_MODE))
+    # POSIX modes (Windows keeps the root's ACL; a chmod there only sets the read-only
+    # flag, and fails on a -shm file another process holds open)
+    for name in (path, path + "-wal", path + "-shm") if os.name == "posix" else ():
         try:
             os.chmod(name, STORE_MODE)  # sqlite gives -wal and -shm the database's mode
         except FileNotFoundError:

@@ -293,17 +293,20 @@ _ERRNO_CLASSES: dict[int, type[OSCallError]] = {
     _errno.EDQUOT: QuotaExceeded,
 }
 
-# Values from winerror.h / lmerr.h; tests check them against mingw-w64's headers.
-ERROR_FILE_NOT_FOUND = 2
-ERROR_PATH_NOT_FOUND = 3
-ERROR_ACCESS_DENIED = 5
-ERROR_ALREADY_EXISTS = 183
-ERROR_DISK_QUOTA_EXCEEDED = 1295
-ERROR_PRIVILEGE_NOT_HELD = 1314
-ERROR_NONE_MAPPED = 1332
-NERR_UserNotFound = 2221
-NERR_UserExists = 2224
-NERR_GroupNotFound = 2220
+# The codes come from the one generated table (tools/gen_winerror.py, from mingw-w64's
+# headers), a module that imports nothing.
+from ._winerror import (  # noqa: E402 (kept next to the table that uses them)
+    ERROR_ACCESS_DENIED,
+    ERROR_ALREADY_EXISTS,
+    ERROR_DISK_QUOTA_EXCEEDED,
+    ERROR_FILE_NOT_FOUND,
+    ERROR_NONE_MAPPED,
+    ERROR_PATH_NOT_FOUND,
+    ERROR_PRIVILEGE_NOT_HELD,
+    NERR_GroupNotFound,
+    NERR_UserExists,
+    NERR_UserNotFound,
+)
 
 _WINERROR_CLASSES: dict[int, type[OSCallError]] = {
     ERROR_ACCESS_DENIED: AccessDenied,

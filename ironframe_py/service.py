@@ -37,7 +37,7 @@ from .container import (
     LiveState,
     default_root,
 )
-from .errors import CleanupError, IdentityTaken, InvalidState, SpecError
+from .errors import CleanupError, IdentityTaken, InvalidState, SpecError, UnsupportedOnPlatform
 from .service_guard import ServiceGuard
 from .spec import ContainerSpec, Limits, check_handle
 
@@ -134,7 +134,9 @@ class ContainerService:
         if not isinstance(detached, bool):
             raise SpecError("detached", "must be True or False", detached)
         self._check_open()
-        self.backend.check_host()
+        _check_isolation(self.backend, spec.isolation)
+        if spec.isolation == "user":
+            self.backend.check_host()  # the job isolation needs no privilege
         started = time.monotonic()
         handle = spec.handle or _random_handle()
         for attempt in range(_CLAIM_ATTEMPTS):
@@ -147,7 +149,7 @@ class ContainerService:
                                    path=record.path, limits=spec.limits, env=dict(spec.env),
                                    network=spec.network)
             try:
-                self._apply_plan(ctx)
+                self._apply_plan(ctx, spec.isolation)
                 break
             except IdentityTaken:  # another service claimed the uid between reserve and claim
                 if attempt == _CLAIM_ATTEMPTS - 1:
@@ -282,9 +284,11 @@ class ContainerService:
 
     # --- creation ------------------------------------------------------------------------
 
-    def _apply_plan(self, ctx: ContainerContext) -> None:
+    def _apply_plan(self, ctx: ContainerContext, isolation: str = "user") -> None:
+        # "job" is offered only by backends that list it (see _check_isolation)
+        plan = self.backend.plan_job if isolation == "job" else self.backend.plan  # type: ignore[attr-defined]
         try:
-            for step in self.backend.plan(ctx):
+            for step in plan(ctx):
                 if step.resource is not None:
                     self.store.add_intent(ctx.handle, step.resource)
                 started = time.monotonic()
@@ -436,6 +440,17 @@ def _check_uid_range(uid_range: Any) -> None:
         raise SpecError("uid_range", "must be a non-empty range with step 1", uid_range)
     if uid_range.start < 1000 or uid_range.stop > 2**32 - 2:
         raise SpecError("uid_range", "must lie within 1000..4294967293 (no system ids)", uid_range)
+
+
+def _check_isolation(backend: Any, isolation: str) -> None:
+    """Raise :class:`UnsupportedOnPlatform` before anything is made for an isolation the
+    backend does not offer (each backend lists its own in ``isolations``)."""
+    offered = getattr(backend, "isolations", ("user",))
+    if isolation not in offered:
+        raise UnsupportedOnPlatform(
+            f"isolation={isolation!r}", f"the {backend.platform} backend offers only "
+            f"{', '.join(map(repr, offered))}: a container there always has a user of its own "
+            "(a job-only container is what Windows Job Objects give)")
 
 
 def _spec_to_dict(spec: ContainerSpec, detached: bool) -> dict[str, Any]:

@@ -216,6 +216,8 @@ _LIMIT_CHECKS = [_check_memory, _check_disk, _check_processes, _check_cpu_weight
 
 # --- ContainerSpec -----------------------------------------------------------------
 
+ISOLATIONS = ("user", "job")
+
 @dataclasses.dataclass(frozen=True)
 class ContainerSpec:
     """What to create: handle, limits, default environment and properties.
@@ -228,6 +230,10 @@ class ContainerSpec:
         container gets its own network namespace with only ``lo`` -- no route
         out, the host's loopback services out of reach; ``"host"``: it shares
         the host's network stack, as it did before network namespaces.
+    :param isolation: ``"user"`` (default): a user of its own, a directory only it can
+        open, a disk quota, and the limits; ``"job"`` (Windows only): the limits and
+        kill-on-close of a Job Object, the guard and output capture, run as the
+        caller's own user -- no user, ACL or quota, and no administrator rights needed.
     """
 
     handle: str | None = None
@@ -235,12 +241,16 @@ class ContainerSpec:
     env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     properties: Mapping[str, str] = dataclasses.field(default_factory=dict)
     network: str | None = None
+    isolation: str = "user"
 
     def __post_init__(self) -> None:
         if self.handle is not None:
             check_handle(self.handle)
         if not isinstance(self.limits, Limits):
             raise SpecError("limits", "must be an ironframe_py.Limits", self.limits)
+        if self.isolation not in ISOLATIONS:
+            raise SpecError("isolation", f"must be one of {', '.join(map(repr, ISOLATIONS))}",
+                            self.isolation)
         object.__setattr__(self, "env", MappingProxyType(_check_str_mapping("env", self.env, env=True)))
         object.__setattr__(self, "properties",
                            MappingProxyType(_check_str_mapping("properties", self.properties, env=False)))

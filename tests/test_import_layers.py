@@ -22,7 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / PACKAGE
 # Bottom to top, as in docs/design.rst.  A module may import its own layer and the
 # layers below it; "backends" covers every module under backends/.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundations", {"errors", "spec", "_resource"}),
+    ("foundations", {"errors", "spec", "_resource", "_winerror"}),
     ("store and guard core", {"_store", "_guard"}),
     ("backends", {"backends"}),
     ("guard and platform choice", {"guard", "_platform"}),

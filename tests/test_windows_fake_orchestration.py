@@ -3,9 +3,10 @@
 These run on any OS.  They check ordering, rollback, recovery and error
 mapping of :mod:`ironframe_py.backends.windows.backend` driven by the real
 :class:`~ironframe_py.ContainerService`; the fake
-(:mod:`ironframe_py.backends.windows._fake`) stands in for Windows, so
-nothing here says the Win32 calls behave as the fake does -- the Wine suite
-and the Windows workflow cover that.
+(``tests/windows_fake.py``) stands in for Windows.  The fake behaves as
+Microsoft documents Windows to behave (each behaviour cites its page), so a
+test here fails where our code relies on something Windows does not promise;
+the Wine suite and the Windows workflow check the calls themselves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import inspect
 import os
 
 import pytest
+from windows_fake import ADMINISTRATORS_SID, NEVER_FAILS, SYSTEM_SID, FakeWindows
 
 from ironframe_py import (
     AccessDenied,
@@ -22,10 +24,10 @@ from ironframe_py import (
     ContainerSpec,
     Limits,
     UnsupportedOnPlatform,
+    _winerror,
 )
 from ironframe_py import service as service_module
-from ironframe_py.backends.windows import _api, _winerror
-from ironframe_py.backends.windows._fake import NEVER_FAILS, FakeWindows
+from ironframe_py.backends.windows import _api
 from ironframe_py.backends.windows.backend import WindowsBackend
 from ironframe_py.backends.windows.users import user_name_for
 
@@ -72,12 +74,13 @@ def test_fake_binding_a_successful_create_makes_every_resource_and_destroy_remov
         assert found["quotas"] == [("C:", fake.users[name.lower()]["sid_string"])]
         control, entries = fake.advapi32.GetNamedSecurityInfo(_container_dir(root, "web"))
         assert control & 0x1000  # SE_DACL_PROTECTED
-        assert {sid for sid, *_ in entries} == {fake.users[name.lower()]["sid"], b"SID:system",
-                                                b"SID:administrators"}
+        assert {sid for sid, *_ in entries} == {fake.users[name.lower()]["sid"], SYSTEM_SID,
+                                                ADMINISTRATORS_SID}
         job = next(iter(fake.jobs.values()))
         flags = job.extended.BasicLimitInformation.LimitFlags
         assert flags & 0x2000 and flags & 0x200 and flags & 0x8  # kill on close, job memory, procs
-        assert job.extended.JobMemoryLimit == 64 << 20 and job.cpu_rate[0] == 0x5 and job.ui == 0xFF
+        assert job.extended.JobMemoryLimit == 64 << 20 and job.cpu_rate[0] == 0x5
+        assert job.ui == 0  # UI limits would keep it from nesting in seclogon's job
         pid = fake.start_process(_job_handle(fake))
         container.destroy()
         assert fake.processes[pid].exit_code is not None

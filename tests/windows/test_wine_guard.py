@@ -55,10 +55,13 @@ def backend(tmp_path):
 
 
 def _container(backend, tmp_path, handle: str, memory: str):
-    job = jobs.JobObject()
+    """A real job the backend holds (as create() leaves it) and a view that finds it by name."""
+    name = f"ironframe-test-{id(backend):x}-{handle}"
+    job = jobs.JobObject(name)
     job.set_limits(kill_on_close=True)
+    backend._jobs[name] = job
     ctx = ContainerContext(handle, 0, 0, str(tmp_path / handle), Limits(memory=memory), {})
-    return ctx, SidlessView(backend, ctx, f"c_{handle}", job, None), job
+    return ctx, SidlessView(backend, ctx, f"c_{handle}", name, None), job
 
 
 def test_target_carries_the_job_handle_limit_sid_and_exit_code(backend, tmp_path):

@@ -15,6 +15,7 @@ import pytest
 
 from ironframe_py.backends.windows import job as jobs
 from ironframe_py.backends.windows import launch
+from ironframe_py.backends.windows._api import kernel32 as k32
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -74,7 +75,7 @@ def test_output_env_cwd_and_exit_code_come_through(job, pipe, tmp_path):
 def test_child_is_in_the_job_from_its_first_instruction(job):
     proc = launch.spawn(job, _python("import time; time.sleep(60)"), dict(os.environ), REPO)
     try:
-        assert job.contains(proc.handle)
+        assert k32.IsProcessInJob(proc.handle, job.handle)
         assert proc.pid in job.pids()
         assert proc.wait(0) is None  # still running
         proc.send_signal(15)
@@ -117,12 +118,13 @@ def test_launch_from_a_host_that_is_itself_in_a_job(tmp_path):
         import sys
         sys.path.insert(0, {REPO!r})
         from ironframe_py.backends.windows import job as jobs, launch
+        from ironframe_py.backends.windows._api import kernel32 as k32
         assert launch.host_in_job(), "the outer job did not take"
         inner = jobs.JobObject()
         inner.set_limits(kill_on_close=True)
         proc = launch.spawn(inner, [sys.executable, "-c", "import time; time.sleep(60)"],
                             {{}}, {str(tmp_path)!r})
-        print("IN-INNER", inner.contains(proc.handle), flush=True)
+        print("IN-INNER", k32.IsProcessInJob(proc.handle, inner.handle), flush=True)
         inner.close()
         print("EXIT", proc.wait(30), flush=True)
     """))
@@ -164,7 +166,7 @@ def test_wine_stub_logon_token_launch_runs_in_the_job_and_dies_with_it(job):
         finally:
             proc.close()
     finally:
-        user.delete()
+        users.delete_user(user.name)
 
 
 def test_subprocess_is_not_broken_by_our_handles():

@@ -23,6 +23,7 @@ Exports that some Windows versions (or Wine) lack are listed in
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import Any
 
@@ -56,7 +57,7 @@ def dll(name: str):
 _OPTIONAL: dict[str, tuple[str, tuple[str, ...]]] = {
     # Not exported by Wine 8; on every Windows since 2000.
     "ntfs_quota": ("ntdll.dll", ("NtSetQuotaInformationFile", "NtQueryQuotaInformationFile",
-                                 "NtSetVolumeInformationFile", "NtQueryVolumeInformationFile")),
+                                 "NtQueryVolumeInformationFile")),
     # Vista+ (Secondary Logon); the launch path.
     "process_with_token": ("advapi32.dll", ("CreateProcessWithTokenW",)),
     # User profiles (userenv.dll), needed to delete a container user's profile.
@@ -68,7 +69,7 @@ _missing: dict[str, tuple[str, ...]] = {}
 def is_wine() -> bool:
     """True under Wine (it keeps ``HKLM\\Software\\Wine``): some exports there are stubs
     that abort the process when called, which no export probe can see."""
-    if os.name != "nt":
+    if sys.platform != "win32":
         return False
     import winreg
 
@@ -112,7 +113,7 @@ def require(capability: str) -> None:
 
 def message(code: int) -> str:
     """The system's text for Win32 error ``code`` (FormatMessage, through cffi)."""
-    from ._winerror import NAMES
+    from ..._winerror import NAMES
 
     try:
         text = ffi.getwinerror(code)[1]

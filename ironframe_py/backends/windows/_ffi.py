@@ -16,7 +16,7 @@ import pathlib
 import re
 import types
 
-import cffi
+import cffi  # type: ignore[import-untyped]
 
 CDEF_DIR = pathlib.Path(__file__).resolve().parent / "_cdefs"
 

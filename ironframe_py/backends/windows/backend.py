@@ -10,7 +10,9 @@ Creation plan, in order (each resource recorded before it is made):
    first launch);
 4. the container directory, then its protected DACL (user, SYSTEM,
    Administrators: no resource of its own, it lives on the directory);
-5. the named Job Object with kill-on-close, UI restrictions and the limits.
+5. the named Job Object with kill-on-close and the limits (no UI
+   restrictions: a job with them cannot nest inside the job the Secondary
+   Logon service starts each child in).
    This process keeps its handle: if the host dies, Windows closes it and
    kill-on-close ends every process of the container.
 
@@ -22,6 +24,7 @@ rollback, ``destroy`` and ``recover`` share it; "already gone" is success.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -30,17 +33,36 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
-from ...errors import InvalidState, NotFound, OSCallError, SpecError, UnsupportedOnPlatform, os_error
+from ..._winerror import ERROR_NOT_ALL_ASSIGNED, NERR_UserExists
+from ...errors import (
+    InvalidState,
+    NotFound,
+    OSCallError,
+    ProcessesSurvived,
+    SpecError,
+    UnsupportedOnPlatform,
+    os_error,
+)
 from ...spec import Limits, ProcessSpec
 from ..base import ContainerContext, Resource, Stats, Step
 from . import acl, launch, quota, users
 from ._api import REAL, Api
 from ._ffi import C
-from ._winerror import WAIT_TIMEOUT, NERR_UserExists
 from .guard_target import WindowsGuardTarget, target_for
-from .job import JobObject, UiLimit, cpu_rate_for, terminate_named, weight_for
+from .job import JobObject, cpu_rate_for, terminate_named, weight_for
 
 LOGON_TYPES = {"interactive": C.LOGON32_LOGON_INTERACTIVE, "batch": C.LOGON32_LOGON_BATCH}
+# Enabled by check_host(): each is checked enabled (not merely held) by the call that needs it.
+PRIVILEGES = (
+    "SeImpersonatePrivilege",  # CreateProcessWithTokenW
+    "SeRestorePrivilege",  # LoadUserProfileW (with SeBackup); setting a file's owner to another
+    "SeBackupPrivilege",
+    "SeDebugPrivilege",  # opening container processes (the guard, stats, kill)
+    "SeTakeOwnershipPrivilege",  # taking back files a container locked the host out of
+)
+# Held by LocalSystem (not by administrators): with them a child is created by
+# CreateProcessAsUserW inside the container's job, instead of by the Secondary Logon service.
+AS_USER_PRIVILEGES = ("SeAssignPrimaryTokenPrivilege", "SeIncreaseQuotaPrivilege")
 EXIT_KILLED = 1
 
 
@@ -76,6 +98,7 @@ class WindowsBackend:
 
     platform = "windows"
     identity_kinds: frozenset[str] = frozenset()  # SIDs are never reused
+    isolations = ("user", "job")  # see ContainerSpec.isolation and plan_job()
 
     def __init__(self, root: str, *, admin_group: int | str | None = None,
                  cgroup_parent: str | None = None, groups: Sequence[str] = (),
@@ -95,6 +118,8 @@ class WindowsBackend:
         self._users: dict[str, users.LocalUser] = {}  # passwords live here only
         self._jobs: dict[str, JobObject] = {}
         self._lock = threading.Lock()
+        self._privileges_enabled = False
+        self._as_user = False  # CreateProcessAsUserW allowed (see AS_USER_PRIVILEGES)
 
     def __repr__(self) -> str:
         return f"<WindowsBackend root={self.root!r} jobs={len(self._jobs)}>"
@@ -102,17 +127,37 @@ class WindowsBackend:
     # --- host ----------------------------------------------------------------------------
 
     def check_host(self) -> None:
-        """Raise unless this process can launch as other users (SeImpersonatePrivilege)."""
+        """Raise unless this process can launch as other users; enable the privileges it needs.
+
+        Holding a privilege is not enough: each call checks it is *enabled* in the
+        caller's token, and an administrator's token has most of them disabled.
+        """
         self.api.require("process_with_token")
         if self.profiles:
             self.api.require("user_profiles")
+        self._enable_privileges()
+
+    def _enable_privileges(self) -> None:
+        """Enable :data:`PRIVILEGES` in this process's token (once per backend)."""
+        if self._privileges_enabled:
+            return
         k32, adv = self.api.kernel32, self.api.advapi32
         token = adv.OpenProcessToken(k32.GetCurrentProcess(),
                                      C.TOKEN_ADJUST_PRIVILEGES | C.TOKEN_QUERY)
         try:
-            adv.AdjustTokenPrivileges(token, "SeImpersonatePrivilege", True)
+            for name in PRIVILEGES:
+                adv.AdjustTokenPrivileges(token, name, True)
+            try:
+                for name in AS_USER_PRIVILEGES:
+                    adv.AdjustTokenPrivileges(token, name, True)
+                self._as_user = True
+            except OSCallError as err:
+                if err.winerror != ERROR_NOT_ALL_ASSIGNED:
+                    raise
+                self._as_user = False  # an administrator, not LocalSystem: CreateProcessWithTokenW
         finally:
             k32.CloseHandle(token)
+        self._privileges_enabled = True
 
     def prepare_root(self, root: str) -> None:
         """Nothing beyond the service's own directories: each container directory is
@@ -162,6 +207,22 @@ class WindowsBackend:
         steps.append(Step("job", lambda: self._create_job(ctx, job_name), Resource("job", job_name)))
         return steps
 
+    def plan_job(self, ctx: ContainerContext) -> list[Step]:
+        """Creation steps for ``isolation="job"``: the directory and the job, nothing else.
+
+        No user (processes run as this service's own user), no DACL, no quota, no
+        profile: nothing that needs an administrator.  The job and its resources are
+        marked ``isolation: job`` so that a later ``open()`` knows the mode.
+        """
+        check_limits(ctx.limits, quotas=True)
+        if ctx.limits.disk is not None:
+            raise UnsupportedOnPlatform("limit_disk", "isolation='job' has no user of its own to "
+                                        "hold an NTFS quota (quotas are per user and volume)")
+        mark = {"isolation": "job"}
+        job_name = job_name_for(self.root, users.user_name_for(ctx.handle))
+        return [Step("directory", lambda: _make_dir(ctx.path), Resource("dir", ctx.path, mark)),
+                Step("job", lambda: self._create_job(ctx, job_name), Resource("job", job_name, mark))]
+
     def _user(self, name: str) -> users.LocalUser:
         with self._lock:
             user = self._users.get(name)
@@ -177,12 +238,13 @@ class WindowsBackend:
 
     def _quota_step(self, ctx: ContainerContext, name: str) -> Step:
         drive = quota.volume_of(os.path.dirname(ctx.path) or ctx.path, api=self.api)
+        quota.check_volume(drive, api=self.api)  # before any resource exists or is recorded
         resource = Resource("quota", name, {"drive": drive})
 
         def do() -> Resource:
             user = self._user(name)
             disk = quota.DiskQuota(drive, user.sid(), api=self.api)
-            disk.check_volume()
+            assert ctx.limits.disk is not None  # the step exists only for a disk limit
             disk.set_limit(ctx.limits.disk)
             return Resource("quota", name, {"drive": drive, "sid": user.sid_string()})
 
@@ -203,8 +265,7 @@ class WindowsBackend:
         job = JobObject(job_name, api=self.api)
         with self._lock:
             self._jobs[job_name] = job  # registered first: release() closes it on rollback
-        job.set_limits(kill_on_close=True)
-        job.set_ui_restrictions(UiLimit.ALL)
+        job.set_limits(kill_on_close=True)  # no UI limits: a job with them cannot nest (see launch)
         apply_limits(job, ctx.limits)
 
     # --- release ---------------------------------------------------------------------------------
@@ -215,6 +276,8 @@ class WindowsBackend:
         if kind == "job":
             self._release_job(resource.key)
         elif kind == "dir":
+            if resource.data.get("isolation") != "job":  # nothing ran as another user there
+                self._enable_privileges()  # SeTakeOwnership/SeRestore, for files a container locked
             remove_tree(resource.key, api=self.api)
         elif kind == "profile":
             sid = resource.data.get("sid") or self._sid_string_or_none(resource.key)
@@ -264,28 +327,39 @@ class WindowsBackend:
         if sid is None or "drive" not in resource.data:
             return  # the user never existed or the step never started: no entry was made
         sid_bytes = self.api.advapi32.ConvertStringSidToSid(sid)
-        try:
-            quota.DiskQuota(resource.data["drive"], sid_bytes, api=self.api).delete()
-        except NotFound:
-            pass  # no entry: nothing to remove
+        quota.DiskQuota(resource.data["drive"], sid_bytes, api=self.api).delete()
 
     # --- runtime ---------------------------------------------------------------------------------
 
     def open(self, ctx: ContainerContext, resources: Sequence[Resource]) -> WindowsContainerView:
-        """Runtime view of a created container (re-creating its job if this host lost it)."""
-        job_name = next((r.key for r in resources if r.kind == "job"), None)
+        """Runtime view of a created container.  Pure: it makes nothing, so get(), destroy()
+        and recover() create no job; the job is found when needed (see ``find_job``)."""
+        job = next((r for r in resources if r.kind == "job"), None)
         disk = next((r for r in resources if r.kind == "quota"), None)
-        job = self._job_for(ctx, job_name) if job_name is not None else None
-        return WindowsContainerView(self, ctx, self.user_name(ctx), job, disk)
+        own_user = job is None or job.data.get("isolation") != "job"
+        return WindowsContainerView(self, ctx, self.user_name(ctx) if own_user else None,
+                                    job.key if job is not None else None, disk)
 
-    def _job_for(self, ctx: ContainerContext, job_name: str) -> JobObject:
+    def find_job(self, ctx: ContainerContext, job_name: str, *, create: bool) -> JobObject | None:
+        """The container's job: the handle this service holds, else the named job opened
+        (another handle still keeps it), else -- only if ``create`` -- a fresh one with the
+        container's limits (the host that made it died, and kill-on-close took its processes
+        with it).  ``None`` when it does not exist and ``create`` is false."""
         with self._lock:
             job = self._jobs.get(job_name)
         if job is not None:
             return job
-        # The host that made the job is gone, and kill-on-close took its processes
-        # with it: a fresh job of the same name serves the container from now on.
-        self._create_job(ctx, job_name)
+        try:
+            opened = JobObject.open(job_name, api=self.api)
+        except NotFound:
+            if not create:
+                return None
+            self._create_job(ctx, job_name)
+        else:
+            with self._lock:
+                job = self._jobs.setdefault(job_name, opened)
+            if job is not opened:
+                opened.close()  # another thread registered it first
         with self._lock:
             return self._jobs[job_name]
 
@@ -305,62 +379,101 @@ def _make_dir(path: str) -> None:
 
 
 def remove_tree(path: str, *, api: Api = REAL) -> None:
-    """Delete a directory tree; "already gone" is success.
+    """Delete a directory tree; "already gone" is success, anything left behind is raised.
 
-    Read-only files are made writable and retried.  A file whose DACL the
-    container user changed to lock the host out is given our protected DACL
-    back first (needs SeTakeOwnership/SeRestore on a real host).
+    Read-only files are made writable and retried.  A file or directory whose
+    DACL the container user changed to lock the host out is taken back first
+    (:func:`_reclaim`; the caller enables SeTakeOwnership and SeRestore), and
+    the tree is walked again, since a directory we could not list hid what is
+    below it.  On Windows the walk uses extended-length (``\\\\?\\``) paths, so that a tree
+    deeper than MAX_PATH is removed, not reported as missing.
     """
-    def on_error(function, target, excinfo) -> None:
-        err = excinfo[1] if isinstance(excinfo, tuple) else excinfo
-        if isinstance(err, FileNotFoundError):
-            return
-        if os.name == "nt" and isinstance(err, PermissionError):
-            _reclaim(target, api)
-        os.chmod(target, stat.S_IWRITE | stat.S_IREAD)
-        function(target)
+    target = long_path(path)
 
-    if os.path.lexists(path):
-        shutil.rmtree(path, onerror=on_error)
+    def on_error(function, failed, excinfo) -> None:
+        err = excinfo[1] if isinstance(excinfo, tuple) else excinfo
+        if not os.path.lexists(failed):
+            return  # removed meanwhile
+        if isinstance(err, PermissionError):
+            _reclaim(failed, api)
+        os.chmod(failed, stat.S_IWRITE | stat.S_IREAD)
+        function(failed)
+
+    for walk in range(REMOVE_WALKS):
+        if not os.path.lexists(target):
+            return
+        try:
+            shutil.rmtree(target, onerror=on_error)
+        except OSError:
+            if walk == REMOVE_WALKS - 1 and os.path.lexists(target):
+                raise
+
+
+REMOVE_WALKS = 3
+
+
+def long_path(path: str) -> str:
+    """``path`` with the ``\\\\?\\`` prefix on Windows (no MAX_PATH limit); else unchanged."""
+    if os.name != "nt" or path.startswith("\\\\?\\"):
+        return path
+    full = os.path.abspath(path)
+    if full.startswith("\\\\"):
+        return "\\\\?\\UNC\\" + full[2:]
+    return "\\\\?\\" + full
 
 
 def _reclaim(target: str, api: Api) -> None:
-    """Give SYSTEM and Administrators full control of ``target`` again."""
+    """Give SYSTEM and Administrators full control of ``target`` again: the owner first (which
+    SeTakeOwnership/SeRestore allow), then -- as the owner, who may always write the DACL --
+    the DACL.  One call setting both needs WRITE_DAC, which those privileges do not give."""
     system = api.advapi32.ConvertStringSidToSid(acl.SYSTEM_SID)
     admins = api.advapi32.ConvertStringSidToSid(acl.ADMINISTRATORS_SID)
+    api.advapi32.SetNamedSecurityInfo(target, C.OWNER_SECURITY_INFORMATION, owner=admins)
     entries = [(sid, C.FILE_ALL_ACCESS, C.SET_ACCESS, C.NO_INHERITANCE) for sid in (system, admins)]
-    api.advapi32.SetNamedSecurityInfo(
-        target, C.DACL_SECURITY_INFORMATION | C.OWNER_SECURITY_INFORMATION,
-        api.advapi32.SetEntriesInAcl(entries), owner=admins)
+    api.advapi32.SetNamedSecurityInfo(target, C.DACL_SECURITY_INFORMATION,
+                                      api.advapi32.SetEntriesInAcl(entries))
 
 
 class WindowsContainerView:
-    """Processes, usage and limits of one Windows container."""
+    """Processes, usage and limits of one Windows container (its job found on each use)."""
 
-    def __init__(self, backend: WindowsBackend, ctx: ContainerContext, user_name: str,
-                 job: JobObject | None, disk: Resource | None) -> None:
+    def __init__(self, backend: WindowsBackend, ctx: ContainerContext, user_name: str | None,
+                 job_name: str | None, disk: Resource | None) -> None:
         self.backend = backend
         self.ctx = ctx
         self.user_name = user_name
-        self.job = job
+        self.job_name = job_name
         self.disk = disk
         self._api = backend.api
 
     def __repr__(self) -> str:
-        return f"<WindowsContainerView {self.ctx.handle!r} user={self.user_name} {self.job!r}>"
+        return f"<WindowsContainerView {self.ctx.handle!r} user={self.user_name} {self.job_name}>"
 
-    def _job(self) -> JobObject:
-        if self.job is None:
-            raise InvalidState("incomplete", "run or measure processes",
-                               f"{self.ctx.handle!r} has no job (its creation never finished)")
-        return self.job
+    def _find_job(self, *, create: bool) -> JobObject | None:
+        if self.job_name is None:
+            if create:
+                raise InvalidState("incomplete", "run or measure processes",
+                                   f"{self.ctx.handle!r} has no job (its creation never finished)")
+            return None
+        return self.backend.find_job(self.ctx, self.job_name, create=create)
+
+    @property
+    def job(self) -> JobObject:
+        """The job, for the guard (which must watch one): made again if the host lost it."""
+        job = self._find_job(create=True)
+        assert job is not None
+        return job
 
     def spawn(self, spec: ProcessSpec, env: Mapping[str, str],
               stdio: Sequence[int | None]) -> launch.WindowsProcess:
-        """Start ``spec`` as the container user, suspended, in the job, then resumed."""
+        """Start ``spec`` as the container user, inside the job."""
+        job = self.job
         cwd = os.path.join(self.ctx.path, *spec.cwd.split("/")) if spec.cwd else self.ctx.path
         full_env = {**_system_env(), "USERPROFILE": self.ctx.path, "TEMP": self.ctx.path,
                     "TMP": self.ctx.path, **env}
+        if self.user_name is None:  # isolation="job": as this service's own user
+            return launch.spawn(job, list(spec.argv), full_env, cwd, stdio, api=self._api)
+        self.backend._enable_privileges()  # a restarted service may not have created anything
         user = self.backend._user(self.user_name)
         if user.password is None:
             user.reset_password()  # the service restarted: only a new password lets us log on
@@ -368,46 +481,56 @@ class WindowsContainerView:
                 self.backend._users[self.user_name] = user
         token = user.logon(self.backend.logon_type)
         try:
-            return launch.spawn(self._job(), list(spec.argv), full_env, cwd, stdio, token=token,
-                                api=self._api)
+            return launch.spawn(job, list(spec.argv), full_env, cwd, stdio, token=token,
+                                as_user=self.backend._as_user, api=self._api)
         finally:
             users.close_token(token, api=self._api)
 
-    def user_sid(self) -> bytes:
-        """The container user's SID (binary), as the guard's escapee sweep wants it."""
+    def user_sid(self) -> bytes | None:
+        """The container user's SID (binary), as the guard's escapee sweep wants it; ``None``
+        (no sweep) for ``isolation="job"``, whose processes run as the service's own user."""
+        if self.user_name is None:
+            return None
         return self.backend._user(self.user_name).sid()
 
     def pids(self) -> list[int]:
-        """Every process in the container's job (none if it never got one)."""
-        return self.job.pids() if self.job is not None else []
+        """Every process in the container's job (none if there is no job)."""
+        job = self._find_job(create=False)
+        return job.pids() if job is not None else []
 
     def kill_all(self, timeout: float) -> None:
         """Terminate the job's processes and the user's escapees; wait until none is left."""
-        if self.job is not None:
-            self.job.terminate(EXIT_KILLED)
-        kill_escapees(self.user_name, set(), self._api)
+        job = self._find_job(create=False)
+        if job is not None:
+            job.terminate(EXIT_KILLED)
+        if self.user_name is not None:
+            kill_escapees(self.user_name, set(), self._api)
         deadline = time.monotonic() + timeout
-        while self.pids():
+        while pids := self.pids():
             if time.monotonic() > deadline:
-                raise os_error("TerminateJobObject", winerror=WAIT_TIMEOUT, target=self.ctx.handle,
-                               strerror=f"processes still in the job after {timeout} s")
+                raise ProcessesSurvived(f"job {self.ctx.handle}", pids, timeout)
             time.sleep(0.01)
 
     def signal_all(self, sig: int) -> None:
         """Windows has no signals: every process of the container is terminated."""
-        if self.job is not None:
-            self.job.terminate(EXIT_KILLED)
+        job = self._find_job(create=False)
+        if job is not None:
+            job.terminate(EXIT_KILLED)
 
     def stats(self) -> Stats:
         """Usage from the job's accounting, its processes' commit, and the quota."""
-        job = self._job()
-        accounting = job.accounting()
         limits = self.ctx.limits
         disk_usage = disk_limit = None
         if self.disk is not None:
             entry = self._quota().query()
             if entry is not None:
                 disk_usage, disk_limit = entry
+        job = self._find_job(create=False)
+        if job is None:  # no job (yet): nothing runs
+            return Stats(memory_usage=0, memory_limit=limits.memory, cpu_time=0.0, processes=0,
+                         process_limit=limits.processes, disk_usage=disk_usage,
+                         disk_limit=disk_limit, disk_method="quota" if self.disk else None)
+        accounting = job.accounting()
         return Stats(memory_usage=memory_of(job.pids(), self._api),
                      memory_peak=accounting.peak_job_memory or None, memory_limit=limits.memory,
                      cpu_time=accounting.user_time + accounting.kernel_time,
@@ -421,14 +544,21 @@ class WindowsContainerView:
         return quota.DiskQuota(self.disk.data["drive"], sid, api=self._api)
 
     def set_limits(self, limits: Limits) -> None:
-        """Apply the non-``None`` fields of ``limits`` to the running job (and the quota)."""
+        """Apply the non-``None`` fields of ``limits`` to the running job (and the quota); a job
+        made later (see ``find_job``) gets them too."""
         check_limits(limits, quotas=True)
         if limits.disk is not None:
             if self.disk is None:
                 raise UnsupportedOnPlatform(
                     "limit_disk", "a disk limit can only be changed on a container created with one")
             self._quota().set_limit(limits.disk)
-        apply_limits(self._job(), limits)
+        changed = {field.name: getattr(limits, field.name) for field in dataclasses.fields(limits)
+                   if getattr(limits, field.name) is not None}
+        self.ctx = dataclasses.replace(self.ctx, limits=dataclasses.replace(self.ctx.limits,
+                                                                            **changed))
+        job = self._find_job(create=False)
+        if job is not None:
+            apply_limits(job, limits)
 
     def close(self) -> None:
         """The job handle belongs to the backend (it must outlive views); nothing to release."""
@@ -457,7 +587,7 @@ def kill_escapees(user_name: str, keep: set[int], api: Api = REAL) -> list[int]:
     """Terminate processes running as ``user_name`` (outside ``keep``); return their pids."""
     if os.name != "nt":
         return []
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     killed = []
     suffix = "\\" + user_name.lower()

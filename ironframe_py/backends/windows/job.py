@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from ...errors import InvalidState, NotFound
+from ..._winerror import ERROR_MORE_DATA
+from ...errors import InvalidState, NotFound, OSCallError
 from ._api import REAL, Api
 from ._ffi import C, ffi
 
@@ -34,20 +35,6 @@ class LimitFlag(enum.IntFlag):
     BREAKAWAY_OK = C.JOB_OBJECT_LIMIT_BREAKAWAY_OK
     SILENT_BREAKAWAY_OK = C.JOB_OBJECT_LIMIT_SILENT_BREAKAWAY_OK
     KILL_ON_JOB_CLOSE = C.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
-
-
-class UiLimit(enum.IntFlag):
-    """``JOB_OBJECT_UILIMIT_*``: what processes in the job may not do to the desktop."""
-
-    HANDLES = C.JOB_OBJECT_UILIMIT_HANDLES
-    READCLIPBOARD = C.JOB_OBJECT_UILIMIT_READCLIPBOARD
-    WRITECLIPBOARD = C.JOB_OBJECT_UILIMIT_WRITECLIPBOARD
-    SYSTEMPARAMETERS = C.JOB_OBJECT_UILIMIT_SYSTEMPARAMETERS
-    DISPLAYSETTINGS = C.JOB_OBJECT_UILIMIT_DISPLAYSETTINGS
-    GLOBALATOMS = C.JOB_OBJECT_UILIMIT_GLOBALATOMS
-    DESKTOP = C.JOB_OBJECT_UILIMIT_DESKTOP
-    EXITWINDOWS = C.JOB_OBJECT_UILIMIT_EXITWINDOWS
-    ALL = C.JOB_OBJECT_UILIMIT_ALL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,18 +127,6 @@ class JobObject:
                                                    info)
         self._written = info
 
-    def limits(self) -> dict[str, int | bool | None]:
-        """The limits as the kernel holds them."""
-        info = self._query_limits()
-        flags = info.BasicLimitInformation.LimitFlags
-        return {
-            "job_memory": info.JobMemoryLimit if flags & LimitFlag.JOB_MEMORY else None,
-            "process_memory": info.ProcessMemoryLimit if flags & LimitFlag.PROCESS_MEMORY else None,
-            "active_processes": (info.BasicLimitInformation.ActiveProcessLimit
-                                 if flags & LimitFlag.ACTIVE_PROCESS else None),
-            "kill_on_close": bool(flags & LimitFlag.KILL_ON_JOB_CLOSE),
-        }
-
     def set_cpu_rate(self, *, hard_cap: int | None = None, weight: int | None = None) -> None:
         """A hard cap (``CpuRate`` 1..10000) or a relative weight (1..9); neither removes control.
 
@@ -171,37 +146,38 @@ class JobObject:
         self._api.kernel32.SetInformationJobObject(self.handle, C.JobObjectCpuRateControlInformation,
                                                    info)
 
-    def set_ui_restrictions(self, limits: UiLimit = UiLimit.ALL) -> None:
-        """Forbid processes in the job the desktop operations in ``limits``."""
-        info = ffi.new("JOBOBJECT_BASIC_UI_RESTRICTIONS *")
-        info.UIRestrictionsClass = int(limits)
-        self._api.kernel32.SetInformationJobObject(self.handle, C.JobObjectBasicUIRestrictions, info)
-
     # --- membership and accounting ----------------------------------------------------------------
 
     def assign(self, process) -> None:
         """Put a process (handle) in the job."""
         self._api.kernel32.AssignProcessToJobObject(self.handle, process)
 
-    def contains(self, process) -> bool:
-        """True if the process (handle) is in this job."""
-        return self._api.kernel32.IsProcessInJob(process, self.handle)
-
     def pids(self) -> list[int]:
-        """Ids of the processes in the job (probe, size, ask again)."""
+        """Ids of the processes in the job (ask; on ERROR_MORE_DATA grow the list and ask again).
+
+        A list too short for every id fails with ERROR_MORE_DATA, having filled
+        ``NumberOfAssignedProcesses``; processes may join between two asks, so
+        the list is grown with room to spare until one answer fits.
+        """
         capacity = 64
         while True:
             size = ffi.sizeof("JOBOBJECT_BASIC_PROCESS_ID_LIST") + ffi.sizeof("ULONG_PTR") * capacity
             buffer = ffi.new("char[]", size)
             listing = ffi.cast("JOBOBJECT_BASIC_PROCESS_ID_LIST *", buffer)
-            self._api.kernel32.QueryInformationJobObject(self.handle, C.JobObjectBasicProcessIdList,
-                                                         listing, size)
+            try:
+                self._api.kernel32.QueryInformationJobObject(
+                    self.handle, C.JobObjectBasicProcessIdList, listing, size)
+            except OSCallError as err:
+                if err.winerror != ERROR_MORE_DATA:
+                    raise
+                capacity = max(capacity * 2, listing.NumberOfAssignedProcesses + 16)
+                continue
             if listing.NumberOfAssignedProcesses <= listing.NumberOfProcessIdsInList:
                 # Read the ids through a pointer of their own: indexing the
                 # one-element array member past [0] was seen to return only one.
                 ids = ffi.cast("ULONG_PTR *", ffi.addressof(listing, "ProcessIdList"))
                 return [int(ids[i]) for i in range(listing.NumberOfProcessIdsInList)]
-            capacity = listing.NumberOfAssignedProcesses + 16
+            capacity = max(capacity * 2, listing.NumberOfAssignedProcesses + 16)
 
     def accounting(self) -> JobAccounting:
         """CPU times (seconds), process counts and peak job memory."""
@@ -211,14 +187,6 @@ class JobObject:
         peak = self._query_limits().PeakJobMemoryUsed
         return JobAccounting(info.TotalUserTime / 1e7, info.TotalKernelTime / 1e7,
                              info.ActiveProcesses, info.TotalProcesses, peak)
-
-    def attach_port(self, port, key: int) -> None:
-        """Send this job's JOB_OBJECT_MSG_* notifications to completion ``port`` with ``key``."""
-        info = ffi.new("JOBOBJECT_ASSOCIATE_COMPLETION_PORT *")
-        info.CompletionKey = ffi.cast("LPVOID", key)
-        info.CompletionPort = port
-        self._api.kernel32.SetInformationJobObject(
-            self.handle, C.JobObjectAssociateCompletionPortInformation, info)
 
     # --- ending --------------------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ volume.  They must be enabled and enforced on the volume by the operator
 call on a host whose ntdll lacks the NT quota calls (Wine).
 
 NT APIs used (ntifs.h): NtSetQuotaInformationFile,
-NtQueryQuotaInformationFile, NtQueryVolumeInformationFile and
-NtSetVolumeInformationFile (FileFsControlInformation), on a handle to the
+NtQueryQuotaInformationFile and NtQueryVolumeInformationFile
+(FileFsControlInformation), on a handle to the
 volume's quota index ``\\\\.\\C:\\$Extend\\$Quota:$Q:$INDEX_ALLOCATION`` as
 ``fsutil`` opens it.  Needs an administrator.  Windows 2000+.
 """
@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import re
 
-from ...errors import UnsupportedOnPlatform
+from ..._winerror import STATUS_INVALID_DEVICE_REQUEST, STATUS_NO_MATCH
+from ...errors import OSCallError, UnsupportedOnPlatform
 from ._api import REAL, Api
 from ._ffi import C
 
 QUOTA_INDEX = "\\$Extend\\$Quota:$Q:$INDEX_ALLOCATION"
 NO_LIMIT = -1
 DELETE_ENTRY = -2  # a QuotaLimit of -2 asks NTFS to remove the entry (MS-FSCC 2.4.36)
+GONE = (STATUS_NO_MATCH, STATUS_INVALID_DEVICE_REQUEST)  # a delete that finds nothing to delete
 
 
 def volume_of(path: str, *, api: Api = REAL) -> str:
@@ -69,16 +71,7 @@ class DiskQuota:
             state = "tracked but not enforced" if flags & C.FILE_VC_QUOTA_TRACK else "disabled"
             raise UnsupportedOnPlatform(
                 "limit_disk", f"NTFS quotas are {state} on {self.drive}; an administrator must run "
-                f"`fsutil quota enforce {self.drive}` (or enable_enforcement())")
-
-    def enable_enforcement(self) -> None:
-        """Turn quota enforcement on for the volume (operators; rebuilds usage in the background)."""
-        def enforce(handle) -> None:
-            flags, _, _ = self._api.ntdll.query_volume_control(handle)
-            self._api.ntdll.set_volume_control(
-                handle, (flags & ~C.FILE_VC_QUOTA_MASK) | C.FILE_VC_QUOTA_ENFORCE)
-
-        self._with_volume(enforce)
+                f"`fsutil quota enforce {self.drive}`")
 
     def set_limit(self, limit: int) -> None:
         """Limit the user to ``limit`` bytes on the volume (threshold = limit)."""
@@ -93,6 +86,19 @@ class DiskQuota:
         return used, None if limit < 0 else limit
 
     def delete(self) -> None:
-        """Remove the user's entry (NTFS refuses while the user still owns files there)."""
-        self._with_volume(lambda h: self._api.ntdll.NtSetQuotaInformationFile(
-            h, self.sid, DELETE_ENTRY, DELETE_ENTRY))
+        """Remove the user's entry (NTFS refuses while the user still owns files there).
+
+        "Already gone" is success: no such entry (``STATUS_NO_MATCH``), or a
+        volume whose quotas were turned off (``STATUS_INVALID_DEVICE_REQUEST``).
+        """
+        try:
+            self._with_volume(lambda h: self._api.ntdll.NtSetQuotaInformationFile(
+                h, self.sid, DELETE_ENTRY, DELETE_ENTRY))
+        except OSCallError as err:
+            if err.ntstatus not in GONE:
+                raise
+
+
+def check_volume(drive: str, *, api: Api = REAL) -> None:
+    """:meth:`DiskQuota.check_volume` for ``drive`` (no user needed: run it before any exists)."""
+    DiskQuota(drive, b"", api=api).check_volume()

@@ -21,12 +21,20 @@ import secrets
 import string
 import time
 
+from ..._winerror import (
+    ERROR_FILE_NOT_FOUND,
+    ERROR_INVALID_HANDLE,
+    ERROR_INVALID_PARAMETER,
+    ERROR_LOGON_TYPE_NOT_GRANTED,
+)
 from ...errors import InvalidState, NotFound, OSCallError
 from ._api import REAL, Api
 from ._ffi import C
-from ._winerror import ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER
 
 PASSWORD_LENGTH = 32
+# The user right each logon type needs (its policy name, then its constant).
+LOGON_RIGHTS = {C.LOGON32_LOGON_INTERACTIVE: '"Allow log on locally" (SeInteractiveLogonRight)',
+                C.LOGON32_LOGON_BATCH: '"Log on as a batch job" (SeBatchLogonRight)'}
 _SYMBOLS = "!#$%&()*+,-.:;<=>?@[]^_{|}~"
 PROFILE_IN_USE_RETRIES = 10  # IronFrame retried DeleteProfile 10x 100 ms while error 87
 
@@ -82,10 +90,6 @@ class LocalUser:
         """The account's SID as ``S-1-5-21-...``."""
         return self._api.advapi32.ConvertSidToStringSid(self.sid())
 
-    def groups(self) -> list[str]:
-        """Local groups the account belongs to (directly or through others)."""
-        return self._api.netapi32.NetUserGetLocalGroups(None, self.name)
-
     def reset_password(self) -> None:
         """Give the account a new random password, known only to this process."""
         password = generate_password()
@@ -97,7 +101,16 @@ class LocalUser:
         if self.password is None:
             raise InvalidState("password unknown", "log the user on",
                                "call reset_password() first (the service restarted)")
-        return self._api.advapi32.LogonUser(self.name, ".", self.password, logon_type)
+        try:
+            return self._api.advapi32.LogonUser(self.name, ".", self.password, logon_type)
+        except OSCallError as err:
+            if err.winerror == ERROR_LOGON_TYPE_NOT_GRANTED:
+                right = LOGON_RIGHTS.get(logon_type, f"the right for logon type {logon_type}")
+                err.add_note(f"{self.name} lacks {right} on this host (domain controllers and "
+                             "hardened baselines restrict it); grant it to the container users' "
+                             "group, or choose the other logon_type= of WindowsBackend (with "
+                             "groups= holding the right, as IronFrame used IIS_IUSRS for batch)")
+            raise
 
     def create_profile(self, logon_type: int = C.LOGON32_LOGON_INTERACTIVE) -> None:
         """Create the profile now (loading it creates it), rather than racily on first launch."""
@@ -107,11 +120,6 @@ class LocalUser:
             self._api.userenv.UnloadUserProfile(token, profile)
         finally:
             close_token(token, api=self._api)
-
-    def delete(self) -> None:
-        """Delete the account; succeeds if it is already gone."""
-        delete_user(self.name, api=self._api)
-
 
 def close_token(token, *, api: Api = REAL) -> None:
     """Close a logon token.  Wine's LogonUserW hands out a fake token that is no handle at all;

@@ -8,10 +8,10 @@ as ``(sid_bytes, permissions, mode, inheritance)`` tuples.
 
 from __future__ import annotations
 
+from ...._winerror import ERROR_INSUFFICIENT_BUFFER, ERROR_NOT_ALL_ASSIGNED
 from ....errors import os_error
 from .._dll import NULL, check_lasterror, check_status, dll, text_of, wide
 from .._ffi import ffi
-from .._winerror import ERROR_INSUFFICIENT_BUFFER, ERROR_NOT_ALL_ASSIGNED
 from . import kernel32
 
 TRUSTEE_IS_SID = 0
@@ -45,14 +45,16 @@ def CreateProcessWithToken(token, logon_flags: int, command_line: str, flags: in
 
 
 def CreateProcessAsUser(token, command_line: str, flags: int, environment, cwd: str | None,
-                        startup, inherit_handles: bool):
+                        startup, inherit_handles: bool, jobs=()):
     """``PROCESS_INFORMATION`` of a process started with ``token`` (needs
-    SeAssignPrimaryTokenPrivilege and SeIncreaseQuotaPrivilege).
+    SeAssignPrimaryTokenPrivilege and SeIncreaseQuotaPrivilege); with ``jobs`` it starts in
+    those jobs (PROC_THREAD_ATTRIBUTE_JOB_LIST).
     https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-createprocessasuserw"""
     info = ffi.new("PROCESS_INFORMATION *")
-    check_lasterror("CreateProcessAsUserW", _adv().CreateProcessAsUserW(
-        token, NULL, wide(command_line), NULL, NULL, int(inherit_handles), flags, environment,
-        wide(cwd), startup, info), target=command_line)
+    with kernel32.startup_with_jobs(startup, jobs) as (extended, extra_flags):
+        check_lasterror("CreateProcessAsUserW", _adv().CreateProcessAsUserW(
+            token, NULL, wide(command_line), NULL, NULL, int(inherit_handles), flags | extra_flags,
+            environment, wide(cwd), extended, info), target=command_line)
     return info
 
 
@@ -126,7 +128,9 @@ def LookupAccountName(name: str) -> tuple[bytes, str, int]:
         sid = ffi.new("char[]", sid_size[0])
         domain = ffi.new("WCHAR[]", domain_size[0])
         if _adv().LookupAccountNameW(NULL, wide(name), sid, sid_size, domain, domain_size, use):
-            return bytes(ffi.buffer(sid, sid_size[0])), text_of(domain), use[0]
+            # On success cbSid is left as we passed it (only a short buffer updates it), so
+            # the SID is GetLengthSid bytes of the buffer, not all of it.
+            return _sid_bytes(sid), text_of(domain), use[0]
         code, text = ffi.getwinerror()
         if code != ERROR_INSUFFICIENT_BUFFER:
             raise os_error("LookupAccountNameW", winerror=code, strerror=text, target=name)

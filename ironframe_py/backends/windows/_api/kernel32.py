@@ -7,10 +7,11 @@ returns plain Python values or cffi handles.  No policy lives here.
 
 from __future__ import annotations
 
+import contextlib
+
 from ....errors import os_error
 from .._dll import INVALID_HANDLE_VALUE, NULL, check_lasterror, dll, text_of, wide
-from .._ffi import ffi
-from .._winerror import WAIT_TIMEOUT
+from .._ffi import C, ffi
 
 
 def _k32():
@@ -62,27 +63,6 @@ def IsProcessInJob(process, job=NULL) -> bool:
     return bool(result[0])
 
 
-def CreateIoCompletionPort():
-    """A new completion port, not yet associated with anything.
-    https://learn.microsoft.com/windows/win32/fileio/createiocompletionport"""
-    invalid = ffi.cast("HANDLE", -1)
-    return check_lasterror("CreateIoCompletionPort",
-                           _k32().CreateIoCompletionPort(invalid, NULL, 0, 1), NULL)
-
-
-def GetQueuedCompletionStatus(port, timeout_ms: int) -> tuple[int, int, int] | None:
-    """``(message, key, value)`` of the next packet, or ``None`` on timeout.
-    https://learn.microsoft.com/windows/win32/api/ioapiset/nf-ioapiset-getqueuedcompletionstatus"""
-    message, key = ffi.new("DWORD *"), ffi.new("ULONG_PTR *")
-    overlapped = ffi.new("OVERLAPPED **")
-    if not _k32().GetQueuedCompletionStatus(port, message, key, overlapped, timeout_ms):
-        code, text = ffi.getwinerror()
-        if code == WAIT_TIMEOUT:
-            return None
-        raise os_error("GetQueuedCompletionStatus", winerror=code, strerror=text)
-    return message[0], key[0], int(ffi.cast("uintptr_t", overlapped[0]))
-
-
 def OpenProcess(access: int, pid: int):
     """https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-openprocess"""
     return check_lasterror("OpenProcess", _k32().OpenProcess(access, 0, pid), NULL, str(pid))
@@ -129,17 +109,49 @@ def GetProcessMemoryInfo(process):
 
 
 def CreateProcess(command_line: str, flags: int, cwd: str | None = None, *, environment=NULL,
-                  startup=None, inherit_handles: bool = False):
-    """Start a process (as the caller); returns ``PROCESS_INFORMATION``.
+                  startup=None, inherit_handles: bool = False, jobs=()):
+    """Start a process (as the caller); returns ``PROCESS_INFORMATION``.  With ``jobs`` (job
+    handles) the child starts in them (PROC_THREAD_ATTRIBUTE_JOB_LIST, Windows 10+).
     https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-createprocessw"""
     if startup is None:
         startup = ffi.new("STARTUPINFOW *")
         startup.cb = ffi.sizeof("STARTUPINFOW")
     info = ffi.new("PROCESS_INFORMATION *")
-    check_lasterror("CreateProcessW", _k32().CreateProcessW(
-        NULL, wide(command_line), NULL, NULL, int(inherit_handles), flags, environment, wide(cwd),
-        startup, info), target=command_line)
+    with startup_with_jobs(startup, jobs) as (extended, extra_flags):
+        check_lasterror("CreateProcessW", _k32().CreateProcessW(
+            NULL, wide(command_line), NULL, NULL, int(inherit_handles), flags | extra_flags,
+            environment, wide(cwd), extended, info), target=command_line)
     return info
+
+
+@contextlib.contextmanager
+def startup_with_jobs(startup, jobs):
+    """``(STARTUPINFOW *, extra creation flags)`` for a child that starts in ``jobs``: a
+    ``STARTUPINFOEXW`` carrying a PROC_THREAD_ATTRIBUTE_JOB_LIST (freed afterwards), or
+    ``startup`` itself when ``jobs`` is empty.
+    https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-updateprocthreadattribute"""
+    jobs = list(jobs)
+    if not jobs:
+        yield startup, 0
+        return
+    size = ffi.new("SIZE_T *")
+    _k32().InitializeProcThreadAttributeList(NULL, 1, 0, size)  # fails, telling the size
+    buffer = ffi.new("char[]", size[0])
+    attributes = ffi.cast("LPPROC_THREAD_ATTRIBUTE_LIST", buffer)
+    check_lasterror("InitializeProcThreadAttributeList",
+                    _k32().InitializeProcThreadAttributeList(attributes, 1, 0, size))
+    try:
+        handles = ffi.new("HANDLE[]", jobs)  # must outlive the create call
+        check_lasterror("UpdateProcThreadAttribute", _k32().UpdateProcThreadAttribute(
+            attributes, 0, C.PROC_THREAD_ATTRIBUTE_JOB_LIST, handles, ffi.sizeof(handles), NULL,
+            NULL))
+        extended = ffi.new("STARTUPINFOEXW *")
+        extended.StartupInfo = startup[0]
+        extended.StartupInfo.cb = ffi.sizeof("STARTUPINFOEXW")
+        extended.lpAttributeList = attributes
+        yield ffi.cast("STARTUPINFOW *", extended), C.EXTENDED_STARTUPINFO_PRESENT
+    finally:
+        _k32().DeleteProcThreadAttributeList(attributes)
 
 
 def GetCurrentProcess():
@@ -148,38 +160,9 @@ def GetCurrentProcess():
     return _k32().GetCurrentProcess()
 
 
-def GetCurrentProcessId() -> int:
-    """https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getcurrentprocessid"""
-    return _k32().GetCurrentProcessId()
-
-
 def GetProcessId(process) -> int:
     """https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocessid"""
     return check_lasterror("GetProcessId", _k32().GetProcessId(process))
-
-
-def WaitForMultipleObjects(handles, wait_all: bool, timeout_ms: int) -> int:
-    """WAIT_OBJECT_0 + index, or WAIT_TIMEOUT.
-    https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-waitformultipleobjects"""
-    array = ffi.new("HANDLE[]", list(handles))
-    return check_lasterror("WaitForMultipleObjects", _k32().WaitForMultipleObjects(
-        len(array), array, int(wait_all), timeout_ms), 0xFFFFFFFF)
-
-
-def CreatePipe(inherit: bool = False):
-    """``(read_end, write_end)`` of a new anonymous pipe; both inheritable if ``inherit``.
-    https://learn.microsoft.com/windows/win32/api/namedpipeapi/nf-namedpipeapi-createpipe"""
-    read, write = ffi.new("HANDLE *"), ffi.new("HANDLE *")
-    attributes = ffi.new("SECURITY_ATTRIBUTES *")
-    attributes.nLength = ffi.sizeof("SECURITY_ATTRIBUTES")
-    attributes.bInheritHandle = int(inherit)
-    check_lasterror("CreatePipe", _k32().CreatePipe(read, write, attributes, 0))
-    return read[0], write[0]
-
-
-def SetHandleInformation(handle, mask: int, flags: int) -> None:
-    """https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-sethandleinformation"""
-    check_lasterror("SetHandleInformation", _k32().SetHandleInformation(handle, mask, flags))
 
 
 def DuplicateHandle(handle, inherit: bool):
@@ -208,6 +191,18 @@ def CreateFile(path: str, access: int, share: int, disposition: int, flags: int)
         wide(path), access, share, NULL, disposition, flags, NULL), INVALID_HANDLE_VALUE, path)
 
 
+def GetFileType(handle) -> int:
+    """``FILE_TYPE_DISK``, ``_CHAR``, ``_PIPE``, or ``FILE_TYPE_UNKNOWN`` (0) for a handle that is
+    no file at all (a thread, a process); a failed call is raised.
+    https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getfiletype"""
+    kind = _k32().GetFileType(handle)
+    if kind == 0:
+        code, text = ffi.getwinerror()
+        if code != 0:  # NO_ERROR: a valid handle of unknown type
+            raise os_error("GetFileType", winerror=code, strerror=text)
+    return kind
+
+
 def GetVolumePathName(path: str) -> str:
     """The root of the volume holding ``path`` (``C:\\``, or a mount point).
     https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getvolumepathnamew"""
@@ -216,16 +211,3 @@ def GetVolumePathName(path: str) -> str:
     check_lasterror("GetVolumePathNameW", _k32().GetVolumePathNameW(wide(path), buffer, size),
                     target=path)
     return text_of(buffer)
-
-
-def GetProcessTimes(process) -> tuple[float, float]:
-    """``(kernel, user)`` CPU seconds of a process.
-    https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesstimes"""
-    times = ffi.new("FILETIME[4]")
-    check_lasterror("GetProcessTimes", _k32().GetProcessTimes(
-        process, times + 0, times + 1, times + 2, times + 3))
-
-    def seconds(filetime) -> float:
-        return ((filetime.dwHighDateTime << 32) | filetime.dwLowDateTime) / 1e7
-
-    return seconds(times[2]), seconds(times[3])

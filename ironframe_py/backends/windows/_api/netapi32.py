@@ -95,13 +95,6 @@ def NetLocalGroupAddMembers(server: str | None, group: str, members: list[str]) 
         wide(server), wide(group), 3, ffi.cast("BYTE *", array), len(members)), target=group)
 
 
-def NetLocalGroupDelMembers(server: str | None, group: str, members: list[str]) -> None:
-    """https://learn.microsoft.com/windows/win32/api/lmaccess/nf-lmaccess-netlocalgroupdelmembers"""
-    array, _keep = _members(members)
-    check_status("NetLocalGroupDelMembers", _net().NetLocalGroupDelMembers(
-        wide(server), wide(group), 3, ffi.cast("BYTE *", array), len(members)), target=group)
-
-
 def NetApiBufferFree(buffer) -> None:
     """https://learn.microsoft.com/windows/win32/api/lmapibuf/nf-lmapibuf-netapibufferfree"""
     if buffer != NULL:

@@ -9,9 +9,9 @@ the ``ntstatus`` failure convention.
 
 from __future__ import annotations
 
+from ...._winerror import STATUS_NO_MORE_ENTRIES
 from .._dll import NULL, check_ntstatus, dll, ntstatus_failed, require
 from .._ffi import ffi
-from .._winerror import STATUS_NO_MORE_ENTRIES
 
 FILE_FS_CONTROL_INFORMATION_CLASS = 6  # FileFsControlInformation
 _ENTRY_HEADER = ffi.offsetof("FILE_QUOTA_INFORMATION", "Sid")
@@ -77,15 +77,3 @@ def query_volume_control(volume) -> tuple[int, int, int]:
     check_ntstatus("NtQueryVolumeInformationFile", nt.NtQueryVolumeInformationFile(
         volume, status_block, info, ffi.sizeof(info[0]), FILE_FS_CONTROL_INFORMATION_CLASS))
     return info.FileSystemControlFlags, info.DefaultQuotaThreshold, info.DefaultQuotaLimit
-
-
-def set_volume_control(volume, flags: int) -> None:
-    """Write the volume's quota flags (read-modify-write of FILE_FS_CONTROL_INFORMATION).
-    https://learn.microsoft.com/windows-hardware/drivers/ddi/ntifs/nf-ntifs-ntsetvolumeinformationfile"""
-    nt = _nt()
-    info, status_block = ffi.new("FILE_FS_CONTROL_INFORMATION *"), ffi.new("IO_STATUS_BLOCK *")
-    check_ntstatus("NtQueryVolumeInformationFile", nt.NtQueryVolumeInformationFile(
-        volume, status_block, info, ffi.sizeof(info[0]), FILE_FS_CONTROL_INFORMATION_CLASS))
-    info.FileSystemControlFlags = flags
-    check_ntstatus("NtSetVolumeInformationFile", nt.NtSetVolumeInformationFile(
-        volume, status_block, info, ffi.sizeof(info[0]), FILE_FS_CONTROL_INFORMATION_CLASS))

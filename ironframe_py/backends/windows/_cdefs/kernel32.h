@@ -36,6 +36,21 @@ typedef int JOBOBJECTINFOCLASS;
 #define CREATE_UNICODE_ENVIRONMENT 0x00000400
 #define CREATE_BREAKAWAY_FROM_JOB 0x01000000
 #define CREATE_NO_WINDOW 0x08000000
+#define CREATE_NEW_CONSOLE 0x00000010
+#define CREATE_SEPARATE_WOW_VDM 0x00000800
+#define CREATE_DEFAULT_ERROR_MODE 0x04000000
+#define NORMAL_PRIORITY_CLASS 0x00000020
+#define IDLE_PRIORITY_CLASS 0x00000040
+#define HIGH_PRIORITY_CLASS 0x00000080
+#define REALTIME_PRIORITY_CLASS 0x00000100
+#define BELOW_NORMAL_PRIORITY_CLASS 0x00004000
+#define ABOVE_NORMAL_PRIORITY_CLASS 0x00008000
+#define EXTENDED_STARTUPINFO_PRESENT 0x00080000
+#define PROC_THREAD_ATTRIBUTE_JOB_LIST 0x0002000D
+#define FILE_TYPE_UNKNOWN 0x0000
+#define FILE_TYPE_DISK 0x0001
+#define FILE_TYPE_CHAR 0x0002
+#define FILE_TYPE_PIPE 0x0003
 #define PROCESS_TERMINATE 0x0001
 #define PROCESS_SET_QUOTA 0x0100
 #define PROCESS_QUERY_LIMITED_INFORMATION 0x1000
@@ -68,12 +83,6 @@ typedef int JOBOBJECTINFOCLASS;
 #define MAX_PATH 260
 
 /* --- structs --- */
-/* https://learn.microsoft.com/windows/win32/api/minwinbase/ns-minwinbase-filetime */
-typedef struct _FILETIME {
-    DWORD dwLowDateTime;
-    DWORD dwHighDateTime;
-} FILETIME;
-
 /* https://learn.microsoft.com/windows/win32/api/winnt/ns-winnt-io_counters */
 typedef struct _IO_COUNTERS {
     ULONGLONG ReadOperationCount;
@@ -205,6 +214,15 @@ typedef struct _PROCESS_INFORMATION {
     DWORD dwThreadId;
 } PROCESS_INFORMATION;
 
+/* Opaque: sized by InitializeProcThreadAttributeList, only ever passed by pointer. */
+typedef struct _PROC_THREAD_ATTRIBUTE_LIST *LPPROC_THREAD_ATTRIBUTE_LIST;
+
+/* https://learn.microsoft.com/windows/win32/api/winbase/ns-winbase-startupinfoexw */
+typedef struct _STARTUPINFOEXW {
+    STARTUPINFOW StartupInfo;
+    LPPROC_THREAD_ATTRIBUTE_LIST lpAttributeList;
+} STARTUPINFOEXW;
+
 /* --- functions (one per line: tools/check_win_layout.py reads them) --- */
 /* https://learn.microsoft.com/windows/win32/api/jobapi2/nf-jobapi2-createjobobjectw */
 HANDLE CreateJobObjectW(SECURITY_ATTRIBUTES *lpJobAttributes, const WCHAR *lpName);
@@ -220,10 +238,6 @@ BOOL AssignProcessToJobObject(HANDLE hJob, HANDLE hProcess);
 BOOL TerminateJobObject(HANDLE hJob, UINT uExitCode);
 /* https://learn.microsoft.com/windows/win32/api/jobapi/nf-jobapi-isprocessinjob */
 BOOL IsProcessInJob(HANDLE ProcessHandle, HANDLE JobHandle, BOOL *Result);
-/* https://learn.microsoft.com/windows/win32/fileio/createiocompletionport */
-HANDLE CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort, ULONG_PTR CompletionKey, DWORD NumberOfConcurrentThreads);
-/* https://learn.microsoft.com/windows/win32/api/ioapiset/nf-ioapiset-getqueuedcompletionstatus */
-BOOL GetQueuedCompletionStatus(HANDLE CompletionPort, DWORD *lpNumberOfBytesTransferred, ULONG_PTR *lpCompletionKey, OVERLAPPED **lpOverlapped, DWORD dwMilliseconds);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-openprocess */
 HANDLE OpenProcess(DWORD dwDesiredAccess, BOOL bInheritHandle, DWORD dwProcessId);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-terminateprocess */
@@ -232,16 +246,10 @@ BOOL TerminateProcess(HANDLE hProcess, UINT uExitCode);
 BOOL GetExitCodeProcess(HANDLE hProcess, DWORD *lpExitCode);
 /* https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-waitforsingleobject */
 DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
-/* https://learn.microsoft.com/windows/win32/api/synchapi/nf-synchapi-waitformultipleobjects */
-DWORD WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOL bWaitAll, DWORD dwMilliseconds);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-resumethread */
 DWORD ResumeThread(HANDLE hThread);
 /* https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-closehandle */
 BOOL CloseHandle(HANDLE hObject);
-/* https://learn.microsoft.com/windows/win32/api/namedpipeapi/nf-namedpipeapi-createpipe */
-BOOL CreatePipe(HANDLE *hReadPipe, HANDLE *hWritePipe, SECURITY_ATTRIBUTES *lpPipeAttributes, DWORD nSize);
-/* https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-sethandleinformation */
-BOOL SetHandleInformation(HANDLE hObject, DWORD dwMask, DWORD dwFlags);
 /* https://learn.microsoft.com/windows/win32/api/psapi/nf-psapi-getprocessmemoryinfo */
 BOOL K32GetProcessMemoryInfo(HANDLE Process, PROCESS_MEMORY_COUNTERS *ppsmemCounters, DWORD cb);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-createprocessw */
@@ -250,8 +258,6 @@ BOOL CreateProcessW(const WCHAR *lpApplicationName, WCHAR *lpCommandLine, SECURI
 HANDLE GetCurrentProcess(void);
 /* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocessid */
 DWORD GetProcessId(HANDLE Process);
-/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getcurrentprocessid */
-DWORD GetCurrentProcessId(void);
 /* https://learn.microsoft.com/windows/win32/api/winbase/nf-winbase-localfree */
 HANDLE LocalFree(HANDLE hMem);
 /* https://learn.microsoft.com/windows/win32/api/handleapi/nf-handleapi-duplicatehandle */
@@ -260,5 +266,11 @@ BOOL DuplicateHandle(HANDLE hSourceProcessHandle, HANDLE hSourceHandle, HANDLE h
 HANDLE CreateFileW(const WCHAR *lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode, SECURITY_ATTRIBUTES *lpSecurityAttributes, DWORD dwCreationDisposition, DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
 /* https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getvolumepathnamew */
 BOOL GetVolumePathNameW(const WCHAR *lpszFileName, WCHAR *lpszVolumePathName, DWORD cchBufferLength);
-/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-getprocesstimes */
-BOOL GetProcessTimes(HANDLE hProcess, FILETIME *lpCreationTime, FILETIME *lpExitTime, FILETIME *lpKernelTime, FILETIME *lpUserTime);
+/* https://learn.microsoft.com/windows/win32/api/fileapi/nf-fileapi-getfiletype */
+DWORD GetFileType(HANDLE hFile);
+/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-initializeprocthreadattributelist */
+BOOL InitializeProcThreadAttributeList(LPPROC_THREAD_ATTRIBUTE_LIST lpAttributeList, DWORD dwAttributeCount, DWORD dwFlags, SIZE_T *lpSize);
+/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-updateprocthreadattribute */
+BOOL UpdateProcThreadAttribute(LPPROC_THREAD_ATTRIBUTE_LIST lpAttributeList, DWORD dwFlags, ULONG_PTR Attribute, PVOID lpValue, SIZE_T cbSize, PVOID lpPreviousValue, SIZE_T *lpReturnSize);
+/* https://learn.microsoft.com/windows/win32/api/processthreadsapi/nf-processthreadsapi-deleteprocthreadattributelist */
+void DeleteProcThreadAttributeList(LPPROC_THREAD_ATTRIBUTE_LIST lpAttributeList);

@@ -64,7 +64,5 @@ NET_API_STATUS NetUserSetInfo(const WCHAR *servername, const WCHAR *username, DW
 NET_API_STATUS NetUserGetLocalGroups(const WCHAR *servername, const WCHAR *username, DWORD level, DWORD flags, BYTE **bufptr, DWORD prefmaxlen, DWORD *entriesread, DWORD *totalentries);
 /* https://learn.microsoft.com/windows/win32/api/lmaccess/nf-lmaccess-netlocalgroupaddmembers */
 NET_API_STATUS NetLocalGroupAddMembers(const WCHAR *servername, const WCHAR *groupname, DWORD level, BYTE *buf, DWORD totalentries);
-/* https://learn.microsoft.com/windows/win32/api/lmaccess/nf-lmaccess-netlocalgroupdelmembers */
-NET_API_STATUS NetLocalGroupDelMembers(const WCHAR *servername, const WCHAR *groupname, DWORD level, BYTE *buf, DWORD totalentries);
 /* https://learn.microsoft.com/windows/win32/api/lmapibuf/nf-lmapibuf-netapibufferfree */
 NET_API_STATUS NetApiBufferFree(LPVOID Buffer);

@@ -60,7 +60,5 @@ NTSTATUS NtSetQuotaInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK *IoStatusB
 NTSTATUS NtQueryQuotaInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK *IoStatusBlock, PVOID Buffer, ULONG Length, BOOLEAN ReturnSingleEntry, PVOID SidList, ULONG SidListLength, PSID StartSid, BOOLEAN RestartScan);
 /* https://learn.microsoft.com/windows-hardware/drivers/ddi/ntifs/nf-ntifs-ntqueryvolumeinformationfile */
 NTSTATUS NtQueryVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK *IoStatusBlock, PVOID FsInformation, ULONG Length, FS_INFORMATION_CLASS FsInformationClass);
-/* https://learn.microsoft.com/windows-hardware/drivers/ddi/ntifs/nf-ntifs-ntsetvolumeinformationfile */
-NTSTATUS NtSetVolumeInformationFile(HANDLE FileHandle, IO_STATUS_BLOCK *IoStatusBlock, PVOID FsInformation, ULONG Length, FS_INFORMATION_CLASS FsInformationClass);
 /* https://learn.microsoft.com/windows/win32/api/winternl/nf-winternl-rtlntstatustodoserror */
 ULONG RtlNtStatusToDosError(NTSTATUS Status);
