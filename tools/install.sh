@@ -2,7 +2,7 @@
 # Install ironframe_py and what it needs on Debian/Ubuntu, into ./.venv.
 #
 #   tools/install.sh            the library, its C extensions and the CLI
-#   tools/install.sh --tests    also the test/doc tools, bubblewrap + crun
+#   tools/install.sh --tests    also the test/doc tools, bubblewrap, crun, runc + busybox-static
 #                               (benchmark baselines) and Wine + mingw-w64
 #                               (the Windows backend's tests)
 #
@@ -21,7 +21,7 @@ with_tests=0
 packages=(python3 python3-venv python3-dev gcc libc6-dev make git libacl1-dev acl libffi-dev
           e2fsprogs util-linux)
 if [ "$with_tests" = 1 ]; then
-    packages+=(xfsprogs bubblewrap crun wine wine64 mingw-w64)
+    packages+=(xfsprogs bubblewrap crun runc busybox-static wine wine64 mingw-w64)
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
