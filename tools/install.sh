@@ -25,9 +25,12 @@ if [ "$with_tests" = 1 ]; then
 fi
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    # "installed" means dpkg's status says so: a removed package keeps its
+    # config files and `dpkg -s` still succeeds for it.
+    installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
     missing=()
     for pkg in "${packages[@]}"; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+        installed "$pkg" || missing+=("$pkg")
     done
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "install.sh: apt-get install ${missing[*]}" >&2
@@ -35,7 +38,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
         for pkg in "${missing[@]}"; do
-            dpkg -s "$pkg" >/dev/null 2>&1 || { echo "install.sh: $pkg did not install" >&2; exit 1; }
+            installed "$pkg" || { echo "install.sh: $pkg did not install" >&2; exit 1; }
         done
     fi
 fi
