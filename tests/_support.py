@@ -52,3 +52,15 @@ def pytest_summary(output: str) -> dict[str, int]:
                 counts[key] = int(number)
             return counts
     return {}
+
+
+def wait_until(predicate, timeout: float, step: float = 0.005) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds passed; its last answer."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())

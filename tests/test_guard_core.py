@@ -16,10 +16,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
-from _support import need, need_root
+from _support import need, need_root, wait_until
 
 from ironframe_py.backends.linux.guard_target import LinuxGuardTarget
 from ironframe_py.guard import Guard
@@ -33,15 +32,6 @@ ALLOCATE = ["/usr/bin/python3", "-S", "-c",
             "import time\nchunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n"
             "    time.sleep(0.002)"]
 SLEEP = ["/bin/sleep", "300"]
-
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.005)
-    return predicate()
 
 
 def _own_cgroup(hierarchy: str) -> str:
@@ -76,7 +66,7 @@ def _remove_cgroup(directory: str) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             continue  # exited meanwhile
-    _wait_for(lambda: _pids(directory) == [], 10)
+    wait_until(lambda: _pids(directory) == [], 10)
     os.rmdir(directory)
 
 
@@ -162,9 +152,9 @@ def test_breach_kills_every_process_of_the_container(cgroups, spawn, kill):
         worker = spawn(SLEEP, dirs)
         hog = spawn(ALLOCATE, dirs)
         assert hog.wait(60) == -signal.SIGKILL
-        assert _wait_for(lambda: worker.poll() is not None, 20 * INTERVAL + 1)
+        assert wait_until(lambda: worker.poll() is not None, 20 * INTERVAL + 1)
         assert worker.returncode == -signal.SIGKILL
-        assert _wait_for(lambda: _pids(dirs["unified"]) == [], 5)
+        assert wait_until(lambda: _pids(dirs["unified"]) == [], 5)
     breaches = [e for e in seen if e.kind == "memory"]
     assert breaches and breaches[0].key == "box" and breaches[0].limit == 40 << 20
     assert 40 << 20 < breaches[0].usage < 256 << 20
@@ -179,12 +169,12 @@ def test_escapee_moved_out_of_the_cgroup_is_killed_and_members_are_not(cgroups, 
     with Guard(interval=INTERVAL, on_event=seen.append, escape_interval=INTERVAL) as guard:
         guard.watch("box", _target(dirs, None))
         member, escapee = spawn(SLEEP, dirs), spawn(SLEEP, dirs)
-        assert _wait_for(lambda: sorted(_pids(dirs["unified"])) == sorted([member.pid, escapee.pid]), 5)
+        assert wait_until(lambda: sorted(_pids(dirs["unified"])) == sorted([member.pid, escapee.pid]), 5)
         for directory in dirs.values():  # as root: out to the parent, in every hierarchy
             _write(os.path.join(os.path.dirname(directory), "cgroup.procs"), str(escapee.pid))
         assert escapee.wait(20 * INTERVAL + 5) == -signal.SIGKILL
         sweeps = guard.sweeps
-        assert _wait_for(lambda: guard.sweeps > sweeps + 20, 10)
+        assert wait_until(lambda: guard.sweeps > sweeps + 20, 10)
         assert member.poll() is None
     assert [(e.kind, e.pid) for e in seen] == [("escapee", escapee.pid)]
 
@@ -201,7 +191,7 @@ def test_kernel_oom_kill_wakes_the_guard_which_stops_the_rest(cgroups, spawn):
         worker = spawn(SLEEP, dirs)
         hog = spawn(ALLOCATE, dirs)
         assert hog.wait(60) == -signal.SIGKILL
-        assert _wait_for(lambda: worker.poll() is not None, 20 * INTERVAL + 1)
+        assert wait_until(lambda: worker.poll() is not None, 20 * INTERVAL + 1)
     assert {e.kind for e in seen} <= {"memory", "oom_kill"} and seen
 
 

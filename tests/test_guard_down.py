@@ -5,20 +5,12 @@ from __future__ import annotations
 import logging
 import signal
 import subprocess
-import time
+
+from _support import wait_until
 
 from ironframe_py import PIPE, ContainerSpec, Limits
 
 ALLOCATE = "chunks = [bytearray(1 << 20) for _ in range(200)]\nprint('allocated')"
-
-
-def _until(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 def test_a_dead_guard_is_reported_logged_and_restartable(service, caplog):
@@ -34,7 +26,7 @@ def test_a_dead_guard_is_reported_logged_and_restartable(service, caplog):
         with guard._lock:
             guard._generation += 1  # the loop re-applies its targets: and dies
         guard.lib.ifg_wake(guard._core)
-        assert _until(lambda: not guard.running, 10)
+        assert wait_until(lambda: not guard.running, 10)
         assert box.info().guard == "down" and service.guard_status == "down"
         messages = [(r.levelno, r.getMessage()) for r in caplog.records]
         assert any(level == logging.CRITICAL and "guard thread died" in text for level, text in messages)
