@@ -11,6 +11,8 @@ import pytest
 REQUIRE_PRIVILEGED = os.environ.get("IRONFRAME_REQUIRE_PRIVILEGED") == "1"
 LINUX = sys.platform.startswith("linux")
 WINDOWS = sys.platform == "win32"
+#: The repository (or unpacked sdist) the tests run from.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def need(condition: bool, why: str) -> None:
@@ -64,3 +66,15 @@ def wait_until(predicate, timeout: float, step: float = 0.005) -> bool:
             return True
         time.sleep(step)
     return bool(predicate())
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` of the repository as a module (tools/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "tools", f"{name}.py"))
+    assert spec is not None and spec.loader is not None, name
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,23 +1,17 @@
-"""Shared pytest configuration."""
+"""Configuration shared by the whole suite.
+
+Layout: the platform-neutral contract tests sit here at the top; the Linux
+tests (real kernel objects, as root) in ``tests/linux/``; the Windows tests in
+``tests/windows/`` -- the ``test_wine_*`` modules run on a Windows CPython
+(under Wine through ``tests/windows/test_under_wine.py``, or on a Windows
+host), the others on Linux against the documented-behaviour fake.  Helpers are
+importable as plain modules (``_support`` through pytest's ``pythonpath``
+setting, each folder's own helpers from its folder).  Anything that needs root
+or a kernel feature says so with :func:`_support.need` / :func:`_support.need_root`.
+"""
 
 from __future__ import annotations
 
 import sys
 
-import pytest
-
-sys.path.insert(0, __import__("os").path.dirname(__file__))
-
-from _support import need_root  # noqa: E402
-
-
-@pytest.fixture
-def root_required() -> None:
-    """Fixture form of :func:`_support.need_root`."""
-    need_root()
-
-from linux_fixtures import service  # noqa: E402,F401  (fixture shared by the Linux end-to-end tests)
-
-# tests/windows/ is the Windows suite: it runs on a Windows CPython (under Wine
-# through tests/test_windows_wine.py, or on a real Windows host), never here.
-collect_ignore = [] if sys.platform == "win32" else ["windows"]
+collect_ignore = ["linux"] if sys.platform == "win32" else []

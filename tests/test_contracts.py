@@ -47,7 +47,7 @@ def _protocol_methods(protocol: type) -> set[str]:
             if inspect.isfunction(member) and not name.startswith("_")}
 
 
-def test_linux_backend_implements_the_protocol():
+def test_backend_implements_the_protocol():
     from ironframe_py.backends.linux.backend import LinuxBackend, LinuxContainerView
 
     assert _protocol_methods(base.Backend) <= set(dir(LinuxBackend))

@@ -193,7 +193,8 @@ def test_wheel_metadata(wheel: pathlib.Path) -> None:
 def test_sdist_holds_every_source_file_and_no_build_product(built: Built) -> None:
     names = _sdist_names(built)
     for needed in ("pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", "README.md",
-                   "tests/conftest.py", "tests/_support.py", "tests/linux_fixtures.py",
+                   "tests/conftest.py", "tests/_support.py", "tests/linux/conftest.py",
+                   "tests/linux/linux_support.py", "tests/windows/conftest.py",
                    "tests/test_packaging.py", "tests/windows/test_wine_guard.py",
                    "tools/wine_python.py", "ironframe_py/py.typed"):
         assert needed in names

@@ -6,7 +6,7 @@ guard is the only thing that stops these allocators.  A NetUserAdd account
 has no SID under Wine, so the views here report a made-up SID that no
 process runs as (the escapee sweep runs, and must find nothing); the sweep
 that kills real escapees is tested in a throwaway prefix by
-tests/test_guard_core.py.
+tests/linux/test_guard_core.py.
 """
 
 from __future__ import annotations

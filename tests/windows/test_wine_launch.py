@@ -12,12 +12,11 @@ import sys
 import textwrap
 
 import pytest
+from _support import REPO
 
 from ironframe_py.backends.windows import job as jobs
 from ironframe_py.backends.windows import launch
 from ironframe_py.backends.windows._api import kernel32 as k32
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture

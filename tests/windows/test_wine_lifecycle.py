@@ -19,6 +19,7 @@ import textwrap
 import time
 
 import pytest
+from _support import REPO
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits, NotFound, ProcessSpec
 from ironframe_py.backends.windows import _dll
@@ -26,7 +27,6 @@ from ironframe_py.backends.windows import job as jobs
 from ironframe_py.backends.windows._api import kernel32 as k32
 from ironframe_py.backends.windows.backend import WindowsBackend
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PING = os.path.join(os.environ.get("SystemRoot", r"C:\windows"), "System32", "ping.exe")
 # A light process that lives for minutes (one echo a second): 100 of them fit anywhere.
 SLEEPER = [PING, "-n", "600", "127.0.0.1"]

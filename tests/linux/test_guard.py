@@ -14,8 +14,8 @@ import threading
 import time
 
 import pytest
-from _support import need_root
-from linux_fixtures import is_alive, make_root
+from _support import REPO, need_root
+from linux_support import is_alive, make_root
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits
 from ironframe_py.backends.linux.guard_target import LinuxGuardTarget
@@ -369,7 +369,7 @@ OVERFLOW_SIDE = """
 import subprocess, sys, threading, time
 sys.path.insert(0, sys.argv[1])
 from test_guard import _become
-from linux_fixtures import make_root
+from linux_support import make_root
 from ironframe_py import ContainerService
 
 events = []
@@ -404,10 +404,10 @@ def test_lost_process_events_are_noticed_and_the_table_rebuilt(tmp_path):
     need_root()
     script = tmp_path / "overflow.py"
     script.write_text(OVERFLOW_SIDE)
-    tests = os.path.dirname(os.path.abspath(__file__))
+    here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, IRONFRAME_DEBUG="1", IRONFRAME_GUARD_EVENT_BUFFER="2048",
-               PYTHONPATH=os.pathsep.join([tests, os.path.dirname(tests)]))
-    result = subprocess.run([sys.executable, str(script), tests], capture_output=True, text=True,
+               PYTHONPATH=os.pathsep.join([here, os.path.dirname(here), REPO]))
+    result = subprocess.run([sys.executable, str(script), here], capture_output=True, text=True,
                             env=env, timeout=120)
     assert result.returncode == 0 and "OVERFLOW-SIDE OK" in result.stdout, result.stderr[-3000:]
     assert "process events overflowed: rescanning /proc" in result.stderr

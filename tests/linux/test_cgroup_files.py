@@ -3,7 +3,7 @@
 No privileges and no kernel cgroups: the fake tree in ``tmp_path`` holds the
 control files the kernel would create, and a thread plays the kernel where
 behaviour matters (``cgroup.kill`` empties ``cgroup.procs``).  The v1 path
-runs for real in ``test_linux_containers.py``; pure cgroup v2 does not run on
+runs for real in ``test_containers.py``; pure cgroup v2 does not run on
 the CI kernel, so this is where its protocol is pinned.
 """
 

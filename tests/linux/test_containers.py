@@ -13,13 +13,13 @@ import textwrap
 import time
 
 import pytest
-from linux_fixtures import (
+from linux_support import (
     assert_no_trace,
     cgroup_dirs_named,
     is_alive,
     loops_backed_under,
     mounts_under,
-    processes_of_uid,  # noqa: F401  (fixture)
+    processes_of_uid,
     )
 
 from ironframe_py import PIPE, ContainerNotFound, ContainerSpec, InvalidState, Limits, ProcessSpec, SpecError
@@ -360,7 +360,7 @@ def test_destroy_is_idempotent_and_a_failed_destroy_can_be_retried(service, monk
 def test_services_with_different_roots_never_share_a_uid(service):
     import shutil as _shutil
 
-    from linux_fixtures import make_root
+    from linux_support import make_root
 
     from ironframe_py import ContainerService
     from ironframe_py.backends.linux.users import claim_path
@@ -377,3 +377,15 @@ def test_services_with_different_roots_never_share_a_uid(service):
             assert not os.path.exists(claim_path(theirs.uid))
     finally:
         _shutil.rmtree(other_root)
+
+
+def test_refuses_a_job_container_before_anything_is_made(root):
+    """isolation='job' is a Windows model: the Linux backend refuses it up front."""
+    from ironframe_py import ContainerService, UnsupportedOnPlatform
+
+    with ContainerService(root, guard_interval=None) as service:
+        with pytest.raises(UnsupportedOnPlatform) as raised:
+            service.create(ContainerSpec(handle="j", isolation="job"))
+        assert "isolation='job'" in str(raised.value) and "linux" in str(raised.value)
+        assert service.list() == []
+        assert not os.path.exists(os.path.join(root, "containers", "j"))

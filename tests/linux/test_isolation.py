@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import socket
 import textwrap
 import time
 import uuid
 
 import pytest
-from _support import need_root
-from linux_fixtures import make_root, mounts_under
+from linux_support import mounts_under
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits, SpecError
 from ironframe_py.backends.linux import namespaces
@@ -40,26 +38,6 @@ def ok(box, code: str, *args: str) -> str:
     return out
 
 
-@pytest.fixture
-def root():
-    need_root()
-    path = make_root()
-    yield path
-    leftovers = mounts_under(path)
-    if not leftovers:
-        shutil.rmtree(path)
-    assert leftovers == [], "the service left mounts behind"
-
-
-@pytest.fixture
-def service(root):
-    svc = ContainerService(root, guard_interval=None)
-    yield svc
-    try:
-        for handle in svc.list():
-            svc.destroy(handle)
-    finally:
-        svc.close()
 
 
 def ns_inodes(box) -> dict[str, int]:

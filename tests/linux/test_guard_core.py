@@ -18,12 +18,11 @@ import subprocess
 import sys
 
 import pytest
-from _support import need, need_root, wait_until
+from _support import REPO, need, need_root, wait_until
 
 from ironframe_py.backends.linux.guard_target import LinuxGuardTarget
 from ironframe_py.guard import Guard
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUARD_DIR = os.path.join(REPO, "ironframe_py", "_guard")
 HIERARCHIES = ("memory", "freezer", "unified")
 UID = 1_870_000 + os.getpid() % 10_000  # no one else on the host runs as it
@@ -136,7 +135,6 @@ def _target(dirs: dict[str, str], limit: int | None, *, kill: bool = True) -> Li
         freezer_path=os.path.join(dirs["freezer"], "freezer.state"))
 
 
-@pytest.mark.privileged
 @pytest.mark.parametrize("kill", ["cgroup.kill", "freezer"])
 def test_breach_kills_every_process_of_the_container(cgroups, spawn, kill):
     """Guard-only limit (40 MiB, kernel limit 256 MiB): the whole tree dies, by cgroup.kill
@@ -162,7 +160,6 @@ def test_breach_kills_every_process_of_the_container(cgroups, spawn, kill):
         assert state.read().strip() == "THAWED"  # the freezer path leaves nothing frozen
 
 
-@pytest.mark.privileged
 def test_escapee_moved_out_of_the_cgroup_is_killed_and_members_are_not(cgroups, spawn):
     dirs = cgroups("escape")
     seen = []
@@ -179,7 +176,6 @@ def test_escapee_moved_out_of_the_cgroup_is_killed_and_members_are_not(cgroups, 
     assert [(e.kind, e.pid) for e in seen] == [("escapee", escapee.pid)]
 
 
-@pytest.mark.privileged
 def test_kernel_oom_kill_wakes_the_guard_which_stops_the_rest(cgroups, spawn):
     """v1, kernel limit = guard limit: the kernel OOM-kills the allocator, the guard the rest."""
     dirs = cgroups("oom")
@@ -338,7 +334,7 @@ int main(int argc, char **argv)
 """
 
 
-def test_linux_core_is_clean_under_asan_and_lsan(tmp_path):
+def test_core_is_clean_under_asan_and_lsan(tmp_path):
     """Repeated sweeps, guards made and freed, and a breach, with every leak and
     out-of-bounds access reported (the targets are plain files).  As root, also the
     process-event task table: three children turn into a target's uid outside it
@@ -527,7 +523,7 @@ def test_windows_half_fills_the_windows_struct_and_keeps_what_the_loop_learnt():
 
 
 WINDOWS_PRELUDE = r'''
-"""Windows side of tests/test_guard_core.py, run by the Windows CPython under Wine."""
+"""Windows side of tests/linux/test_guard_core.py, run by the Windows CPython under Wine."""
 import sys
 import threading
 import time

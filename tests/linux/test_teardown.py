@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 from _support import need_root
-from linux_fixtures import make_root, mounts_under
+from linux_support import make_root, mounts_under
 
 from ironframe_py import PIPE, CleanupError, ContainerService, ContainerSpec, ResourceExhausted
 from ironframe_py.backends.linux import users

@@ -3,7 +3,7 @@
 These run on any OS.  They check ordering, rollback, recovery and error
 mapping of :mod:`ironframe_py.backends.windows.backend` driven by the real
 :class:`~ironframe_py.ContainerService`; the fake
-(``tests/windows_fake.py``) stands in for Windows.  The fake behaves as
+(``tests/windows/windows_fake.py``) stands in for Windows.  The fake behaves as
 Microsoft documents Windows to behave (each behaviour cites its page), so a
 test here fails where our code relies on something Windows does not promise;
 the Wine suite and the Windows workflow check the calls themselves.

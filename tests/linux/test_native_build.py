@@ -18,7 +18,7 @@ import sys
 import pytest
 from _support import need
 
-LINUX_DIR = pathlib.Path(__file__).resolve().parents[1] / "ironframe_py" / "backends" / "linux"
+LINUX_DIR = pathlib.Path(__file__).resolve().parents[2] / "ironframe_py" / "backends" / "linux"
 OUR_CDEFS = ("libc.h", "libacl.h", "spawn.h")
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux bindings")

@@ -21,7 +21,7 @@ import subprocess
 
 import pytest
 from _support import need_root
-from test_linux_loopfs import Place
+from test_loopfs import Place
 
 from ironframe_py import AccessDenied, OSCallError
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
 import re
 import shutil
-import sys
 
-from _support import need
+from _support import load_tool, need
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-
-import check_win_layout  # noqa: E402
+check_win_layout = load_tool("check_win_layout")
 
 from ironframe_py.backends.windows._ffi import ffi  # noqa: E402
 
@@ -96,8 +92,7 @@ def test_error_codes_in_the_error_table_match_the_headers():
 
 def test_generated_winerror_module_matches_the_generator():
     _need_mingw()
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
-    import gen_winerror
+    gen_winerror = load_tool("gen_winerror")
 
     assert gen_winerror.TARGET.read_text() == gen_winerror.generate(), \
         "_winerror.py is stale or hand-edited: run tools/gen_winerror.py"

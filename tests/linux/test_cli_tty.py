@@ -9,7 +9,7 @@ import sys
 import termios
 import time
 
-from test_cli import REPO, root  # noqa: F401  (the fixture)
+from _support import REPO
 
 SCRIPT = """
 import os, termios

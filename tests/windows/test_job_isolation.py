@@ -4,18 +4,15 @@ On Windows: the job's limits and kill-on-close, the guard and output capture,
 processes run as the caller's own user -- no user, DACL, quota or profile, and
 no privilege needed.  Elsewhere: refused with the reason before anything is
 made.  The Windows side runs here against the fake binding layer
-(``tests/windows_fake.py``) as a caller with no privilege at all; the whole
+(``tests/windows/windows_fake.py``) as a caller with no privilege at all; the whole
 lifecycle runs for real under Wine in ``tests/windows/test_wine_lifecycle.py``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 
 import pytest
-from _support import need_root
 from windows_fake import FakeWindows
 
 from ironframe_py import (
@@ -95,18 +92,3 @@ def test_fake_binding_a_disk_limit_needs_a_user_and_is_refused_before_anything(t
             service.create(ContainerSpec(handle="j", isolation="job", limits=Limits(disk="1G")))
         assert service.list() == []
     assert fake.leftovers() == {} and "CreateJobObject" not in fake.calls
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="the Linux backend")
-def test_linux_refuses_a_job_container_before_anything_is_made():
-    need_root()
-    from linux_fixtures import make_root  # Linux only
-
-    root = make_root()
-    with ContainerService(root, guard_interval=None) as service:
-        with pytest.raises(UnsupportedOnPlatform) as raised:
-            service.create(ContainerSpec(handle="j", isolation="job"))
-        assert "isolation='job'" in str(raised.value) and "linux" in str(raised.value)
-        assert service.list() == []
-        assert not os.path.exists(os.path.join(root, "containers", "j"))
-    shutil.rmtree(root)

@@ -1,4 +1,4 @@
-"""Fixtures and OS probes for the Linux end-to-end tests (not a test module).
+"""OS probes for the Linux end-to-end tests (not a test module; the fixtures are in conftest.py).
 
 The probes read the OS itself -- /sys/fs/cgroup, /proc/self/mountinfo,
 /sys/block/loop*, /proc/<pid>/status -- never the service's state store.
@@ -7,13 +7,7 @@ The probes read the OS itself -- /sys/fs/cgroup, /proc/self/mountinfo,
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-
-import pytest
-from _support import need_root
-
-from ironframe_py import ContainerService
 
 
 def make_root() -> str:
@@ -67,25 +61,6 @@ def assert_no_trace(root: str, handle: str, uid: int) -> None:
     assert mounts_under(root) == []
     assert loops_backed_under(root) == []
     assert processes_of_uid(uid) == []
-
-
-@pytest.fixture
-def service():
-    """A root-privileged ContainerService on a throwaway root; everything removed after."""
-    need_root()
-    root = make_root()
-    svc = ContainerService(root, guard_interval=0.01)
-    yield svc
-    try:
-        for handle in svc.list():
-            svc.destroy(handle)
-    finally:
-        svc.close()
-        leftovers = mounts_under(root) + loops_backed_under(root)
-        if not leftovers:
-            shutil.rmtree(root)
-        assert leftovers == [], "the service left mounts or loop devices behind"
-
 
 
 def is_alive(pid: int) -> bool:

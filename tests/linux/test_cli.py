@@ -16,26 +16,11 @@ import sys
 import textwrap
 
 import pytest
-from _support import need_root
-from linux_fixtures import cgroup_dirs_named, make_root, mounts_under
+from _support import REPO, need_root
+from linux_support import cgroup_dirs_named, make_root
 
 import ironframe_py
 from ironframe_py.cli import _parser
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture
-def root():
-    need_root()
-    path = make_root()
-    yield path
-    for handle in os.listdir(os.path.join(path, "containers")) if os.path.isdir(
-            os.path.join(path, "containers")) else []:
-        subprocess.run(_cmd(path, "destroy", "--force", handle), capture_output=True, timeout=120)
-    subprocess.run(_cmd(path, "recover"), capture_output=True, timeout=120)
-    if not mounts_under(path):
-        shutil.rmtree(path)
 
 
 def _cmd(root: str, *args: str) -> list[str]:

@@ -1,7 +1,7 @@
 """The Windows backend against what Microsoft documents Windows to do (issue 11).
 
 Each test drives the backend through the fake binding layer
-(``tests/windows_fake.py``) where the fake answers as a documented Windows
+(``tests/windows/windows_fake.py``) where the fake answers as a documented Windows
 behaviour, or a tier-1 call through a fake of its raw DLL export; each of
 these failed on the code before the matching fix.  The comments in the fake
 cite the documentation.

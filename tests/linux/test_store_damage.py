@@ -14,12 +14,10 @@ import sys
 import tempfile
 
 import pytest
-from _support import need_root
-from linux_fixtures import assert_no_trace, cgroup_dirs_named, make_root, mounts_under
+from _support import REPO, need_root
+from linux_support import assert_no_trace, cgroup_dirs_named, make_root, mounts_under
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, StoreError
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture

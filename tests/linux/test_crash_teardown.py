@@ -13,19 +13,16 @@ the container intact and usable.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 
-import pytest
-from _support import need_root
-from linux_fixtures import assert_no_trace, cgroup_dirs_named, loops_backed_under, make_root, mounts_under
+from _support import REPO
+from linux_support import assert_no_trace, cgroup_dirs_named, mounts_under
 
 from ironframe_py import PIPE, ContainerService, Limits
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HANDLE = "crashdown"
 
 CHILD = textwrap.dedent("""
@@ -85,18 +82,6 @@ def _points(resources: int) -> list[tuple[str, str]]:
     names = ["kill:1"] + [f"release:{n}" for n in range(1, resources + 1)]
     return [(name, when) for name in names for when in ("before", "after")]
 
-
-@pytest.fixture
-def root():
-    need_root()
-    path = make_root()
-    yield path
-    with ContainerService(path, guard_interval=None) as service:
-        for handle in service.list():
-            service.destroy(handle)
-        service.recover()
-    if not (mounts_under(path) or loops_backed_under(path)):
-        shutil.rmtree(path)
 
 
 def _recover_and_check(root: str, uid: int) -> None:

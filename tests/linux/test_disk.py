@@ -2,7 +2,7 @@
 
 Real tests use a loop filesystem (root, loop devices) and check it with
 independent tools; the quota method runs against the fake binding layer of
-``test_linux_quota`` and says so in its test names (``fake_binding``).
+``test_quota`` and says so in its test names (``fake_binding``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 from _support import need_root
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_linux_loopfs import MIB, Place, _losetup, _mountinfo_entry, _write_as
-from test_linux_quota import HAS_QUOTA_KERNEL, PRJQUOTA, Q_SETQUOTA, FakeDiskLib
+from test_loopfs import MIB, Place, _losetup, _mountinfo_entry, _write_as
+from test_quota import HAS_QUOTA_KERNEL, PRJQUOTA, Q_SETQUOTA, FakeDiskLib
 
 from ironframe_py import UnsupportedOnPlatform
 from ironframe_py.backends.base import ContainerContext, Resource

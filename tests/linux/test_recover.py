@@ -8,15 +8,12 @@ service then calls recover(); the OS must show no trace of the container.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 
-import pytest
-from _support import need_root
-from linux_fixtures import assert_no_trace, cgroup_dirs_named, loops_backed_under, make_root, mounts_under
+from linux_support import assert_no_trace, cgroup_dirs_named, mounts_under
 
 from ironframe_py import ContainerService
 
@@ -57,23 +54,13 @@ CHILD = textwrap.dedent("""
 
 def _crash_child(root: str, crash_at: int, when: str) -> int:
     """Run the child; return the number of plan steps it printed."""
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     proc = subprocess.run([sys.executable, "-c", CHILD, root, str(crash_at), when],
                           capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": repo})
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     return int(proc.stdout.split()[0])
 
-
-@pytest.fixture
-def root():
-    need_root()
-    path = make_root()
-    yield path
-    with ContainerService(path, guard_interval=None) as service:
-        service.recover()
-    if not (mounts_under(path) or loops_backed_under(path)):
-        shutil.rmtree(path)
 
 
 def _recover_and_check(root: str) -> None:

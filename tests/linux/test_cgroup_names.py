@@ -23,8 +23,8 @@ import textwrap
 
 import pytest
 from _support import need_root
-from linux_fixtures import is_alive, make_root, service  # noqa: F401  (fixture)
-from test_linux_cgroup_files import V2_FILES
+from linux_support import is_alive, make_root
+from test_cgroup_files import V2_FILES
 
 from ironframe_py import ContainerService, ContainerSpec, Limits, SpecError
 from ironframe_py.backends.linux.cgroup import discover
@@ -140,7 +140,7 @@ def test_a_container_named_the_old_way_is_still_recovered(request):
         shutil.rmtree(root)
 
     request.addfinalizer(cleanup)
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     child = subprocess.run([sys.executable, "-c", OLD_NAMING_CHILD, root], capture_output=True,
                            text=True, timeout=120, env={**os.environ, "PYTHONPATH": repo})
     assert child.returncode == -signal.SIGKILL, child.stderr
