@@ -11,10 +11,9 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
-from _support import REPO, need_root
+from _support import REPO, need_root, wait_until
 from linux_support import is_alive, make_root
 
 from ironframe_py import PIPE, ContainerService, ContainerSpec, Limits
@@ -25,15 +24,6 @@ ALLOCATE = ("/usr/bin/python3", "-S", "-c",
             "import time\nchunks = []\nwhile True:\n    chunks.append(bytearray(1 << 20))\n"
             "    time.sleep(0.001)")
 SLEEP = ("/bin/sleep", "300")
-
-
-def _wait_for(predicate, timeout: float, step: float = 0.005) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def _guarded_service():
@@ -76,7 +66,7 @@ def test_kernel_oom_kill_stops_the_whole_container(guarded):
         hog = box.run(list(ALLOCATE))
         assert hog.wait(60) == -signal.SIGKILL
         # the guard, not the kernel, ends the worker: within 20 intervals of the OOM kill
-        assert _wait_for(lambda: worker.poll() is not None, 20 * 0.05)
+        assert wait_until(lambda: worker.poll() is not None, 20 * 0.05)
         assert worker.returncode == -signal.SIGKILL
         kinds = [e.kind for h, e in events if h == box.handle]
         assert kinds == ["oom_kill"] and box.info().kill_events[0].limit == 64 << 20
@@ -104,7 +94,7 @@ def test_process_under_its_limit_survives_a_thousand_sweeps():
                             "import time\nx = bytearray(16 << 20)\ntime.sleep(300)"])
             guard = service._guard.guard
             start = guard.sweeps
-            assert _wait_for(lambda: guard.sweeps - start >= 1000, 60)
+            assert wait_until(lambda: guard.sweeps - start >= 1000, 60)
             assert proc.poll() is None and box.kill_events() == []
             usage, peak = guard.usage(box.handle)
             assert 16 << 20 <= peak <= 64 << 20
@@ -126,7 +116,7 @@ def test_escapee_is_killed(escape_guarded):
         _move_to_parent(proc.pid, dirs)  # as root: out of every container cgroup
         assert proc.pid not in box.pids()
         assert proc.wait(20 * 0.1 + 5) == -signal.SIGKILL
-        assert _wait_for(lambda: events, 5)  # the C core kills first; the event follows its sweep
+        assert wait_until(lambda: events, 5)  # the C core kills first; the event follows its sweep
         assert [(e.kind, e.pid) for h, e in events] == [("escapee", proc.pid)]
 
 
@@ -150,7 +140,7 @@ def test_process_that_becomes_the_container_uid_outside_it_is_killed(escape_guar
         finally:
             outsider.kill()
             outsider.wait()
-        assert _wait_for(lambda: events, 5)  # the C core kills first; the event follows its sweep
+        assert wait_until(lambda: events, 5)  # the C core kills first; the event follows its sweep
         assert [(e.kind, e.pid) for h, e in events] == [("escapee", outsider.pid)]
 
 
@@ -181,7 +171,7 @@ def test_root_process_holding_the_container_uid_in_any_slot_outside_it_is_killed
         finally:
             outsider.kill()
             outsider.wait()
-        assert _wait_for(lambda: events, 5)  # the C core kills first; the event follows its sweep
+        assert wait_until(lambda: events, 5)  # the C core kills first; the event follows its sweep
         assert [(e.kind, e.pid) for h, e in events] == [("escapee", outsider.pid)]
 
 
@@ -242,7 +232,7 @@ def test_busy_container_forking_and_threading_is_never_taken_for_escapees(proc_e
                 assert guard.proc_events == proc_events
                 guard.watch(box.handle, target_for(box._live.ctx, box._live.view))
                 start = guard.sweeps
-                assert _wait_for(lambda: guard.sweeps - start >= 500, 60)
+                assert wait_until(lambda: guard.sweeps - start >= 500, 60)
             assert events == [] and all(proc.poll() is None for proc in busy)
 
 
@@ -270,7 +260,7 @@ def test_guard_survives_containers_destroyed_while_it_sweeps():
         for proc in started:  # reap: no zombies left in the test process
             proc.wait(10)
         sweeps = guard.sweeps
-        assert guard.running and _wait_for(lambda: guard.sweeps > sweeps + 10, 10)
+        assert guard.running and wait_until(lambda: guard.sweeps > sweeps + 10, 10)
     assert not any(t.name == "ironframe-guard" for t in threading.enumerate())
 
 
@@ -323,10 +313,10 @@ def test_core_kills_on_breach_and_reports_it(tmp_path):
     guard = Guard(interval=0.005, on_event=seen.append)
     guard.watch("box", _files(tmp_path, usage=500))
     with guard:
-        assert _wait_for(lambda: guard.sweeps > 5, 5)
+        assert wait_until(lambda: guard.sweeps > 5, 5)
         assert seen == [] and (tmp_path / "kill").read_text() == ""
         (tmp_path / "usage").write_text("1500\n")
-        assert _wait_for(lambda: seen, 5)
+        assert wait_until(lambda: seen, 5)
     assert (tmp_path / "kill").read_text() == "1"
     assert (seen[0].key, seen[0].kind, seen[0].usage, seen[0].limit) == ("box", "memory", 1500, 1000)
 
@@ -336,11 +326,11 @@ def test_core_reports_new_oom_kills_once(tmp_path):
     guard = Guard(interval=0.002, on_event=seen.append)
     guard.watch("box", _files(tmp_path, usage=10, oom_kill=3))  # 3 before watching: not news
     with guard:
-        assert _wait_for(lambda: guard.sweeps > 40, 5)
+        assert wait_until(lambda: guard.sweeps > 40, 5)
         assert seen == []
         (tmp_path / "oom").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 4\n")
-        assert _wait_for(lambda: seen, 5)
-        assert _wait_for(lambda: guard.sweeps > 80, 5)
+        assert wait_until(lambda: seen, 5)
+        assert wait_until(lambda: guard.sweeps > 80, 5)
     assert [(e.kind, e.count) for e in seen] == [("oom_kill", 4)]
 
 
@@ -351,7 +341,7 @@ def test_callback_errors_do_not_stop_the_guard(tmp_path):
     guard = Guard(interval=0.002, on_event=explode)
     guard.watch("box", _files(tmp_path, usage=5000))
     with guard:
-        assert _wait_for(lambda: guard.sweeps > 20, 5) and guard.running
+        assert wait_until(lambda: guard.sweeps > 20, 5) and guard.running
 
 
 def test_unwatch_closes_the_files(tmp_path):
